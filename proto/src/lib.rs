@@ -1,0 +1,17 @@
+//! # newmedia-proto
+//!
+//! Everything the New Media Stack puts on the wire, as plain data and pure functions:
+//!
+//! - [`varint`] and [`tlv`]: the variable-length integer and tag-length-value coding every
+//!   binary format here is made of.
+//!
+//! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
+//! take the current time as an argument, so they can be driven in virtual time. Every decoder
+//! of network or user bytes returns an error on bad input and never panics.
+//!
+//! The normative description of every byte is `PROTOCOL.md` at the repository root.
+
+#![forbid(unsafe_code)]
+
+pub mod tlv;
+pub mod varint;
