@@ -4,6 +4,8 @@
 //!
 //! - [`varint`] and [`tlv`]: the variable-length integer and tag-length-value coding every
 //!   binary format here is made of.
+//! - [`ids`]: GlobalEncodingID and GlobalMessageID.
+//! - [`frame`]: framing of the reliable streams (control, TURN2).
 //!
 //! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
 //! take the current time as an argument, so they can be driven in virtual time. Every decoder
@@ -13,5 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod frame;
+pub mod ids;
 pub mod tlv;
 pub mod varint;
