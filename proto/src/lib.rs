@@ -5,6 +5,7 @@
 //! - [`varint`] and [`tlv`]: the variable-length integer and tag-length-value coding every
 //!   binary format here is made of.
 //! - [`ids`]: GlobalEncodingID and GlobalMessageID.
+//! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
 //!
 //! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
@@ -15,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod crypto;
 pub mod frame;
 pub mod ids;
 pub mod tlv;
