@@ -4,6 +4,8 @@
 //!
 //! - [`varint`] and [`tlv`]: the variable-length integer and tag-length-value coding every
 //!   binary format here is made of.
+//! - [`rtp3`]: RTP3 messages: the sender's builder, the SFU's zero-copy [`rtp3::HeaderView`],
+//!   sealing and opening.
 //! - [`ids`]: GlobalEncodingID and GlobalMessageID.
 //! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
@@ -19,5 +21,6 @@
 pub mod crypto;
 pub mod frame;
 pub mod ids;
+pub mod rtp3;
 pub mod tlv;
 pub mod varint;
