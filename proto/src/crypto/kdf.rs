@@ -18,8 +18,8 @@ pub const RTP3_EXTRACT_SALT: &[u8] = b"newmedia rtp3 v1";
 /// HKDF-Expand info prefix for RTP3 message keys.
 pub const RTP3_KEY_LABEL: &[u8] = b"rtp3 key";
 
-/// Derives the `out.len()`-byte key of one encoding from the proposal's secret.
-pub(crate) fn derive_message_key(
+/// Derives the `out.len()`-byte key (16 for AES-128-GCM, 32 for AES-256-GCM) of one encoding from the proposal's secret.
+pub fn derive_message_key(
     secret: &[u8],
     conference_id: u64,
     endpoint_id: u64,

@@ -10,6 +10,6 @@ mod message_key;
 mod nonce;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
-pub use kdf::{RTP3_EXTRACT_SALT, RTP3_KEY_LABEL};
+pub use kdf::{RTP3_EXTRACT_SALT, RTP3_KEY_LABEL, derive_message_key};
 pub use message_key::{CryptoError, MessageKey, TAG_LEN};
 pub use nonce::{SALT_LEN, message_nonce};
