@@ -70,25 +70,40 @@ pub fn write(value: u64, out: &mut Vec<u8>) -> Result<(), VarintError> {
 /// Reads one varint from the start of `buf`, returning the value and the bytes consumed.
 #[inline]
 pub fn read(buf: &[u8]) -> Result<(u64, usize), VarintError> {
+    let truncated = |needed| VarintError::Truncated {
+        needed,
+        available: buf.len(),
+    };
     let Some(&first) = buf.first() else {
-        return Err(VarintError::Truncated {
-            needed: 1,
-            available: 0,
-        });
+        return Err(truncated(1));
     };
-    let len = 1usize << (first >> 6);
-    let Some(bytes) = buf.get(..len) else {
-        return Err(VarintError::Truncated {
-            needed: len,
-            available: buf.len(),
-        });
+    // One fixed-size load per length; the masks clear the two length bits.
+    let (value, len, min) = match first >> 6 {
+        0 => return Ok((u64::from(first), 1)),
+        1 => {
+            let b: [u8; 2] = buf
+                .get(..2)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(truncated(2))?;
+            (u64::from(u16::from_be_bytes(b) & 0x3FFF), 2, 64)
+        }
+        2 => {
+            let b: [u8; 4] = buf
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(truncated(4))?;
+            (u64::from(u32::from_be_bytes(b) & 0x3FFF_FFFF), 4, 16_384)
+        }
+        _ => {
+            let b: [u8; 8] = buf
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(truncated(8))?;
+            (u64::from_be_bytes(b) & MAX, 8, 1_073_741_824)
+        }
     };
-    let mut value = u64::from(first & 0x3F);
-    for &b in bytes.iter().skip(1) {
-        value = (value << 8) | u64::from(b);
-    }
     // Canonical form: the value must need exactly this many bytes.
-    if encoded_len(value)? != len {
+    if value < min {
         return Err(VarintError::Overlong { value, len });
     }
     Ok((value, len))

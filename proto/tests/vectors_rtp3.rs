@@ -110,7 +110,7 @@ fn sealed_messages() {
         );
 
         let view = HeaderView::parse(&expected).unwrap();
-        assert_eq!(view.headers(), &headers, "{name}: parsed headers");
+        assert_eq!(&view.headers(), &headers, "{name}: parsed headers");
         let mut opener = Opener::new(MessageKey::derive(alg, secret, conf, ep, g));
         if headers.salt.is_none() {
             // A steady-state message: the receiver knows the salt from an earlier message.

@@ -1,5 +1,6 @@
 //! The header values of an RTP3 message and how a sender writes them.
 
+use super::value::Value;
 use super::{Rtp3Error, tag};
 use crate::crypto::SALT_LEN;
 use crate::ids::{GlobalEncodingId, GlobalMessageId};
@@ -86,6 +87,30 @@ impl Headers {
     /// Whether the message is part of a reference frame (absent counts as no).
     pub fn is_reference_frame(&self) -> bool {
         self.reference_frame.unwrap_or(false)
+    }
+
+    /// Stores one decoded header value.
+    pub(crate) fn set(&mut self, t: u64, value: Value) {
+        match (t, value) {
+            (tag::GLOBAL_MESSAGE_ID, Value::Hash(v)) => {
+                self.global_message_id = Some(GlobalMessageId(v))
+            }
+            (tag::CONFERENCE_ID, Value::Uint(v)) => self.conference_id = Some(v),
+            (tag::ENDPOINT_ID, Value::Uint(v)) => self.endpoint_id = Some(v),
+            (tag::ENCODING_ID, Value::Uint(v)) => self.encoding_id = Some(v),
+            (tag::SEQUENCE_ID, Value::Uint(v)) => self.sequence_id = v,
+            (tag::ACTIVE_LEVEL, Value::Small(v)) => self.active_level = Some(v),
+            (tag::DSCP, Value::Small(v)) => self.dscp = Some(v),
+            (tag::SOURCE_ID, Value::Uint(v)) => self.source_id = Some(v),
+            (tag::SINK_ID, Value::Uint(v)) => self.sink_id = Some(v),
+            (tag::SALT, Value::Salt(s)) => self.salt = Some(s),
+            (tag::CAPTURE_TIME, Value::Uint(v)) => self.capture_time = Some(v),
+            (tag::LOCATION_IN_ROOM, Value::Uint(v)) => self.location_in_room = Some(v),
+            (tag::REFERENCE_FRAME, Value::Bool(b)) => self.reference_frame = Some(b),
+            (tag::LAYER_ID, Value::Uint(v)) => self.layer_id = Some(v),
+            (tag::FRAME_CHUNK, Value::Chunk(c)) => self.chunk = Some(c),
+            _ => {}
+        }
     }
 
     /// Appends the header fields (everything but the payload field) in canonical order.

@@ -12,7 +12,9 @@ mod error;
 mod headers;
 mod seal;
 pub mod tag;
+mod value;
 mod view;
+mod walk;
 
 pub use error::Rtp3Error;
 pub use headers::{Chunk, Headers, MAX_ACTIVE_LEVEL, MAX_DSCP};

@@ -102,8 +102,8 @@ impl Opener {
             return Err(Rtp3Error::WrongKey);
         }
         let salt = message
-            .headers()
-            .salt
+            .salt()
+            .copied()
             .or(self.salt)
             .ok_or(Rtp3Error::SaltUnknown)?;
         out.clear();

@@ -48,7 +48,7 @@ fn every_header_roundtrips_under_every_aead() {
         let h = full_headers();
         let msg = sealed(alg, &h, b"hello opus");
         let view = HeaderView::parse(&msg).unwrap();
-        assert_eq!(view.headers(), &h);
+        assert_eq!(&view.headers(), &h);
         assert_eq!(view.sealed_payload().len(), 10 + alg.tag_len());
         let mut out = Vec::new();
         let plain = Opener::new(key(alg)).open(&view, &mut out).unwrap();
@@ -258,7 +258,7 @@ proptest! {
         h.write(&mut msg).unwrap();
         tlv::put_bytes(tag::PAYLOAD, &payload, &mut msg).unwrap();
         let view = HeaderView::parse(&msg).unwrap();
-        prop_assert_eq!(view.headers(), &h);
+        prop_assert_eq!(&view.headers(), &h);
         prop_assert_eq!(view.sealed_payload(), &payload[..]);
     }
 
