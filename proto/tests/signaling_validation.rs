@@ -123,6 +123,70 @@ fn malformed_json() {
     assert!(matches!(proposal_err(&v), SignalingError::Json(_)));
 }
 
+/// The extension example of the spec (PROTOCOL.md, "Signaling JSON") and its invalid variants.
+#[test]
+fn spec_extension_example() {
+    let text = r#"{
+      "sendTo": [{"relay": "[2001:db8::20]:443", "stunSecret": "b"}],
+      "sendStreams": [
+        {"conferenceID": 7, "endpointID": 1, "sourceID": 2, "encodingID": 1,
+         "codecName": "av1", "AEAD": "AES256-GCM", "secretRef": "mls:epoch/3"},
+        {"conferenceID": 7, "endpointID": 1, "sourceID": 2, "encodingID": 2,
+         "codecName": "flex-fec-rs", "AEAD": "AES256-GCM", "secretRef": "mls:epoch/3",
+         "fecRepairWindow": 200, "fecRepairEncodingIDs": [1]}
+      ]
+    }"#;
+    let p = Proposal::from_json(text).unwrap();
+    assert_eq!(
+        p.send_streams()[1].secret_ref.as_deref(),
+        Some("mls:epoch/3")
+    );
+    let v: Value = serde_json::from_str(text).unwrap();
+
+    let mut w = v.clone();
+    stream(&mut w, 1).insert("fecRepairEncodingIDs".into(), json!([2]));
+    assert!(matches!(
+        proposal_err(&w),
+        SignalingError::FecUnknownEncoding { .. }
+    ));
+    for i in 0..2 {
+        let mut w = v.clone();
+        stream(&mut w, i).insert("secret".into(), json!("k"));
+        assert!(matches!(
+            proposal_err(&w),
+            SignalingError::SecretAndSecretRef { .. }
+        ));
+    }
+    let mut w = v.clone();
+    stream(&mut w, 0).insert("dscp".into(), json!(46));
+    assert!(matches!(proposal_err(&w), SignalingError::Json(_)));
+}
+
+#[test]
+fn duplicate_keys_and_nulls() {
+    let e = Proposal::from_json(r#"{"sendTo":[],"sendTo":[]}"#).unwrap_err();
+    assert!(
+        matches!(&e, SignalingError::Json(m) if m.contains("duplicate field")),
+        "{e}"
+    );
+    let e = Advertisement::from_json(r#"{"sinks":[],"sinks":[]}"#).unwrap_err();
+    assert!(
+        matches!(&e, SignalingError::Json(m) if m.contains("duplicate field")),
+        "{e}"
+    );
+    // Unknown keys of an advertisement are ignored, even repeated.
+    Advertisement::from_json(r#"{"x":1,"x":2}"#).unwrap();
+    // null is the same as absent, and is not written back.
+    let p = Proposal::from_json(r#"{"sendTo":null,"receiveStreams":null}"#).unwrap();
+    assert_eq!(p, Proposal::default());
+    assert_eq!(p.to_json().unwrap(), "{}");
+    // Numbers with a fraction or an exponent are not integers.
+    let e = Advertisement::from_json(
+        r#"{"sources":[{"sourceID":1e0,"sourceType":"audio","codecs":[]}]}"#,
+    );
+    assert!(matches!(e, Err(SignalingError::Json(_))));
+}
+
 #[test]
 fn structs_must_be_objects() {
     assert_eq!(
