@@ -9,6 +9,7 @@
 //! - [`ids`]: GlobalEncodingID and GlobalMessageID.
 //! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
+//! - [`signaling`]: the advertisement and proposal JSON, with validation.
 //!
 //! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
 //! take the current time as an argument, so they can be driven in virtual time. Every decoder
@@ -22,5 +23,6 @@ pub mod crypto;
 pub mod frame;
 pub mod ids;
 pub mod rtp3;
+pub mod signaling;
 pub mod tlv;
 pub mod varint;
