@@ -56,10 +56,7 @@ fn varint_at(bytes: &[u8], offset: usize) -> Result<(u64, usize), TlvError> {
 /// ID and the payload field at the very end; hands each decoded header (not the
 /// GlobalEncodingID) to `visit`.
 #[inline]
-pub(crate) fn walk(
-    bytes: &[u8],
-    mut visit: impl FnMut(u64, Value),
-) -> Result<Outline, Rtp3Error> {
+pub(crate) fn walk(bytes: &[u8], mut visit: impl FnMut(u64, Value)) -> Result<Outline, Rtp3Error> {
     if bytes.is_empty() {
         return Err(Rtp3Error::MissingPayload);
     }
