@@ -10,6 +10,8 @@
 //! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
 //! - [`signaling`]: the advertisement and proposal JSON, with validation.
+//! - [`control`]: the client<->SFU control messages (Hello, subscriptions, retransmission,
+//!   max-rate and intra-frame requests, compound receiver reports, active speakers, errors).
 //!
 //! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
 //! take the current time as an argument, so they can be driven in virtual time. Every decoder
@@ -19,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod control;
 pub mod crypto;
 pub mod frame;
 pub mod ids;
