@@ -1,6 +1,6 @@
 //! Client<->SFU control messages, carried on one reliable bidirectional QUIC stream.
 //!
-//! Each message is one [`frame`](crate::frame) (`version | type | length | body`) whose body is
+//! Each message is one [`frame`] (`version | type | length | body`) whose body is
 //! a [`tlv`](crate::tlv) list with tag numbers defined per message type. The first message each
 //! side sends is a [`Hello`]; it fixes the control protocol version for the stream.
 //!
