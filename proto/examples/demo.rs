@@ -4,7 +4,7 @@
 //! Run with `cargo run -p newmedia-proto --example demo`.
 
 // An example aborts on a broken setup; unwrapping is the clearest way to say so.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use newmedia_proto::crypto::MessageKey;
 use newmedia_proto::rtp3::{HeaderView, Headers, Opener, Sealer};
