@@ -7,6 +7,10 @@
 //! - [`ids`]: GlobalEncodingID and GlobalMessageID.
 //! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
+//! - [`addr`]: the socket address value used by STUN2, TURN2 and the control messages.
+//! - [`stun2`]: STUN2 requests and responses, datagram classification (STUN2 vs QUIC), and the
+//!   client's sans-IO retransmission state machine.
+//! - [`turn2`]: the frames on a client's TLS stream to a TURN2 relay.
 //!
 //! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
 //! take the current time as an argument, so they can be driven in virtual time. Every decoder
@@ -16,8 +20,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod crypto;
 pub mod frame;
 pub mod ids;
+pub mod stun2;
 pub mod tlv;
+pub mod turn2;
 pub mod varint;
