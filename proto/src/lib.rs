@@ -12,6 +12,10 @@
 //! - [`signaling`]: the advertisement and proposal JSON, with validation.
 //! - [`control`]: the client<->SFU control messages (Hello, subscriptions, retransmission,
 //!   max-rate and intra-frame requests, compound receiver reports, active speakers, errors).
+//! - [`addr`]: the socket address value used by STUN2, TURN2 and the control messages.
+//! - [`stun2`]: STUN2 requests and responses, datagram classification (STUN2 vs QUIC), and the
+//!   client's sans-IO retransmission state machine.
+//! - [`turn2`]: the frames on a client's TLS stream to a TURN2 relay.
 //!
 //! What this crate does **not** do: no sockets, no async runtime, no clock. State machines
 //! take the current time as an argument, so they can be driven in virtual time. Every decoder
@@ -21,11 +25,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod control;
 pub mod crypto;
 pub mod frame;
 pub mod ids;
 pub mod rtp3;
 pub mod signaling;
+pub mod stun2;
 pub mod tlv;
+pub mod turn2;
 pub mod varint;
