@@ -1,4 +1,5 @@
-//! Hot-path benchmarks of the wire formats: HeaderView parse, message build, seal/open.
+//! Hot-path benchmarks of the wire formats: HeaderView parse, message build, seal/open,
+//! STUN2 encode/decode.
 
 // A benchmark aborts on a broken setup; unwrapping is the clearest way to say so.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -7,6 +8,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use newmedia_proto::crypto::{Algorithm, MessageKey};
 use newmedia_proto::ids::GlobalEncodingId;
 use newmedia_proto::rtp3::{HeaderView, Headers, Opener, Sealer};
+use newmedia_proto::stun2::{
+    SenderSecret, Stun2Keys, Stun2Request, Stun2Response, TransactionId, classify,
+};
 use std::hint::black_box;
 
 const SALT: [u8; 12] = [0x5a; 12];
@@ -108,5 +112,45 @@ fn seal_open(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, header_view, build, seal_open);
+fn stun2(c: &mut Criterion) {
+    let keys = Stun2Keys::new(b"20kdiu83kd8");
+    let request = Stun2Request {
+        transaction_id: TransactionId([7; 12]),
+        sender_secret: Some(SenderSecret::new(b"consent-proof").unwrap()),
+    };
+    let response = Stun2Response {
+        transaction_id: TransactionId([7; 12]),
+        observed: "203.0.113.10:43210".parse().unwrap(),
+    };
+    let mut out = Vec::with_capacity(512);
+    c.bench_function("stun2/request_encode", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&request).encode(&keys, &mut out);
+            black_box(out.len())
+        })
+    });
+    let mut req_bytes = Vec::new();
+    request.encode(&keys, &mut req_bytes);
+    c.bench_function("stun2/request_decode", |b| {
+        b.iter(|| black_box(Stun2Request::decode(&keys, black_box(&req_bytes)).unwrap()))
+    });
+    c.bench_function("stun2/response_encode", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&response).encode(&keys, &mut out);
+            black_box(out.len())
+        })
+    });
+    let mut resp_bytes = Vec::new();
+    response.encode(&keys, &mut resp_bytes);
+    c.bench_function("stun2/response_decode", |b| {
+        b.iter(|| black_box(Stun2Response::decode(&keys, black_box(&resp_bytes)).unwrap()))
+    });
+    c.bench_function("stun2/classify", |b| {
+        b.iter(|| black_box(classify(black_box(&req_bytes))))
+    });
+}
+
+criterion_group!(benches, header_view, build, seal_open, stun2);
 criterion_main!(benches);
