@@ -8,6 +8,7 @@
 //!   sealing and opening.
 //! - [`ids`]: GlobalEncodingID and GlobalMessageID.
 //! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
+//! - [`grant`]: signed, expiring join grants an SFU admits endpoints by.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
 //! - [`signaling`]: the advertisement and proposal JSON, with validation.
 //! - [`control`]: the client<->SFU control messages (Hello, subscriptions, retransmission,
@@ -29,6 +30,7 @@ pub mod addr;
 pub mod control;
 pub mod crypto;
 pub mod frame;
+pub mod grant;
 pub mod ids;
 pub mod rtp3;
 pub mod signaling;

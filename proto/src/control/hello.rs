@@ -55,6 +55,10 @@ pub struct Hello {
     /// Optional features of the sender (empty when absent on the wire).
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// A client's signed join grant (PROTOCOL.md "Join grant"), when it is admitted by grant
+    /// rather than by a registered certificate fingerprint. Never sent by an SFU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Vec<u8>>,
 }
 
 impl Hello {
@@ -64,6 +68,7 @@ impl Hello {
             version: CONTROL_VERSION,
             endpoint_id,
             capabilities,
+            grant: None,
         }
     }
 }
@@ -71,6 +76,7 @@ impl Hello {
 const VERSION: u64 = 1;
 const ENDPOINT_ID: u64 = 2;
 const CAPABILITIES: u64 = 3;
+const GRANT: u64 = 4;
 
 impl Body for Hello {
     const KIND: u64 = kind::HELLO;
@@ -82,17 +88,23 @@ impl Body for Hello {
         }
         enc.uint(VERSION, "version", self.version)?;
         enc.uint(ENDPOINT_ID, "endpoint_id", self.endpoint_id)?;
-        enc.uint_or(CAPABILITIES, "capabilities", self.capabilities.0, 0)
+        enc.uint_or(CAPABILITIES, "capabilities", self.capabilities.0, 0)?;
+        match &self.grant {
+            Some(grant) => enc.bytes(GRANT, "grant", grant),
+            None => Ok(()),
+        }
     }
 
     fn decode_body(body: &[u8]) -> Result<Self, ControlError> {
         let mut version = Slot::<u64>::new(Self::NAME, "version");
         let mut endpoint_id = Slot::<u64>::new(Self::NAME, "endpoint_id");
         let mut capabilities = Slot::<u64>::new(Self::NAME, "capabilities");
+        let mut grant = Slot::<&[u8]>::new(Self::NAME, "grant");
         for_each_field(Self::NAME, body, |f| match f.tag {
             VERSION => version.take(&f),
             ENDPOINT_ID => endpoint_id.take(&f),
             CAPABILITIES => capabilities.take(&f),
+            GRANT => grant.take(&f),
             _ => Ok(()),
         })?;
         let version = version.required()?;
@@ -103,6 +115,7 @@ impl Body for Hello {
             version,
             endpoint_id: endpoint_id.required()?,
             capabilities: Capabilities(capabilities.optional().unwrap_or(0)),
+            grant: grant.optional().map(<[u8]>::to_vec),
         })
     }
 }

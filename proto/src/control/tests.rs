@@ -430,11 +430,17 @@ fn report() -> impl Strategy<Value = ReceiverReport> {
 
 fn message() -> BoxedStrategy<ControlMessage> {
     prop_oneof![
-        (1..=varint::MAX, value(), value())
-            .prop_map(|(v, e, c)| ControlMessage::Hello(Hello {
+        (
+            1..=varint::MAX,
+            value(),
+            value(),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..120))
+        )
+            .prop_map(|(v, e, c, grant)| ControlMessage::Hello(Hello {
                 version: v,
                 endpoint_id: e,
                 capabilities: Capabilities(c),
+                grant,
             }))
             .boxed(),
         (proptest::option::of(value()), value(), ".{0,80}")
@@ -599,7 +605,7 @@ proptest! {
     ) {
         let msgs = [
             ControlMessage::Unsubscribe(Unsubscribe { request_id: r }),
-            ControlMessage::Hello(Hello { version: v, endpoint_id: r, capabilities: Capabilities(v) }),
+            ControlMessage::Hello(Hello { version: v, endpoint_id: r, capabilities: Capabilities(v), grant: None }),
             ControlMessage::Error(ErrorMessage { request_id: Some(r), code: ErrorCode(v), text: t }),
             ControlMessage::ActiveSpeakers(ActiveSpeakers {
                 conference_id: r,
