@@ -1,0 +1,3 @@
+//! The `newmedia-sfu` binary.
+
+fn main() {}
