@@ -1,0 +1,377 @@
+//! Prometheus metrics of one SFU node, served as text at `GET /metrics`.
+//!
+//! Every metric is a public field of a plain `prometheus` type so the forwarding code can
+//! `inc_by` / `set` it directly. Hot paths count in local integers and flush now and then
+//! (prometheus counters are atomics, but one shared cache line per datagram is still too much).
+//! Labelled counters are resolved once here ([`SfuMetrics::drop_counter`] and friends) so
+//! callers never look a label up per event, and every label value is exported from the start
+//! (at 0) so dashboards and rate() see the series before the first event.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use thiserror::Error;
+
+/// The `Content-Type` of [`SfuMetrics::encode_text`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Why metrics could not be set up or encoded.
+#[derive(Debug, Error)]
+pub enum MetricsError {
+    /// A metric could not be created or registered (a name was used twice).
+    #[error("cannot register metric: {0}")]
+    Register(#[source] prometheus::Error),
+    /// The text exposition could not be written.
+    #[error("cannot encode metrics: {0}")]
+    Encode(#[source] prometheus::Error),
+}
+
+/// Why a datagram was dropped (label `reason` of `newmedia_sfu_drops_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The datagram's headers did not parse (random bytes, truncated TLVs, huge lengths).
+    Malformed,
+    /// The sender may not publish the datagram's GlobalEncodingID.
+    UnauthorizedEncoding,
+    /// Nobody is subscribed to the GlobalEncodingID.
+    NoRoute,
+    /// A subscriber's queue was full (slow subscriber; non-reference messages go first).
+    QueueFull,
+    /// quinn refused to send the datagram.
+    SendError,
+}
+
+impl DropReason {
+    /// Every reason, in label order.
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Malformed,
+        DropReason::UnauthorizedEncoding,
+        DropReason::NoRoute,
+        DropReason::QueueFull,
+        DropReason::SendError,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::UnauthorizedEncoding => "unauthorized_encoding",
+            DropReason::NoRoute => "no_route",
+            DropReason::QueueFull => "queue_full",
+            DropReason::SendError => "send_error",
+        }
+    }
+}
+
+/// How an admission attempt ended (label `result` of `newmedia_sfu_admissions_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdmissionResult {
+    /// Admitted by a registered certificate fingerprint.
+    AcceptedFingerprint,
+    /// Admitted by a signed join grant.
+    AcceptedGrant,
+    /// Refused (unknown fingerprint, bad or expired grant, draining, ...).
+    Refused,
+}
+
+impl AdmissionResult {
+    /// Every result, in label order.
+    pub const ALL: [AdmissionResult; 3] = [
+        AdmissionResult::AcceptedFingerprint,
+        AdmissionResult::AcceptedGrant,
+        AdmissionResult::Refused,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdmissionResult::AcceptedFingerprint => "accepted_fingerprint",
+            AdmissionResult::AcceptedGrant => "accepted_grant",
+            AdmissionResult::Refused => "refused",
+        }
+    }
+}
+
+/// What became of a STUN2 packet (label `result` of `newmedia_sfu_stun_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StunResult {
+    /// A request was answered with the observed address.
+    Answered,
+    /// The packet did not decode as a STUN2 request.
+    Bad,
+    /// The packet did not authenticate with the node's secret (or with the empty secret while
+    /// public STUN2 is off).
+    Unauthenticated,
+    /// The response could not be sent.
+    SendError,
+}
+
+impl StunResult {
+    /// Every result, in label order.
+    pub const ALL: [StunResult; 4] = [
+        StunResult::Answered,
+        StunResult::Bad,
+        StunResult::Unauthenticated,
+        StunResult::SendError,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StunResult::Answered => "answered",
+            StunResult::Bad => "bad",
+            StunResult::Unauthenticated => "unauthenticated",
+            StunResult::SendError => "send_error",
+        }
+    }
+}
+
+/// The per-label children of the labelled counters, resolved once.
+#[derive(Debug, Clone)]
+struct Resolved {
+    drops: [IntCounter; 5],
+    admissions: [IntCounter; 3],
+    stun: [IntCounter; 4],
+}
+
+/// The node's metrics, registered on their own [`Registry`] together with the process
+/// collector (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ... on Linux).
+#[derive(Debug, Clone)]
+pub struct SfuMetrics {
+    registry: Registry,
+    resolved: Resolved,
+    /// `newmedia_sfu_connections`: open QUIC connections.
+    pub connections: IntGauge,
+    /// `newmedia_sfu_conferences`: conferences with state on this node.
+    pub conferences: IntGauge,
+    /// `newmedia_sfu_subscriptions`: (subscriber, encoding) pairs being forwarded.
+    pub subscriptions: IntGauge,
+    /// `newmedia_sfu_queue_depth_datagrams`: datagrams waiting in subscriber queues, summed.
+    pub queue_depth_datagrams: IntGauge,
+    /// `newmedia_sfu_datagrams_in_total`: datagrams received from endpoints.
+    pub datagrams_in_total: IntCounter,
+    /// `newmedia_sfu_bytes_in_total`: datagram payload bytes received.
+    pub bytes_in_total: IntCounter,
+    /// `newmedia_sfu_datagrams_out_total`: datagrams sent, from quinn's connection stats.
+    pub datagrams_out_total: IntCounter,
+    /// `newmedia_sfu_bytes_out_total`: UDP bytes sent, from quinn's connection stats.
+    pub bytes_out_total: IntCounter,
+    /// `newmedia_sfu_drops_total{reason}`: datagrams dropped; use [`SfuMetrics::drop_counter`].
+    pub drops_total: IntCounterVec,
+    /// `newmedia_sfu_speaker_switches_total`: changes of a conference's active-speaker set.
+    pub speaker_switches_total: IntCounter,
+    /// `newmedia_sfu_retransmissions_served_total`: messages resent from the cache.
+    pub retransmissions_served_total: IntCounter,
+    /// `newmedia_sfu_keyframe_requests_total`: intra-frame requests sent to publishers.
+    pub keyframe_requests_total: IntCounter,
+    /// `newmedia_sfu_layer_switches_total`: subscriber encoding or layer changes.
+    pub layer_switches_total: IntCounter,
+    /// `newmedia_sfu_admissions_total{result}`: admission attempts; use
+    /// [`SfuMetrics::admission_counter`].
+    pub admissions_total: IntCounterVec,
+    /// `newmedia_sfu_stun_total{result}`: STUN2 packets handled; use
+    /// [`SfuMetrics::stun_counter`].
+    pub stun_total: IntCounterVec,
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, MetricsError> {
+    let g = IntGauge::new(name, help).map_err(MetricsError::Register)?;
+    registry
+        .register(Box::new(g.clone()))
+        .map_err(MetricsError::Register)?;
+    Ok(g)
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> Result<IntCounter, MetricsError> {
+    let c = IntCounter::new(name, help).map_err(MetricsError::Register)?;
+    registry
+        .register(Box::new(c.clone()))
+        .map_err(MetricsError::Register)?;
+    Ok(c)
+}
+
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    label: &str,
+) -> Result<IntCounterVec, MetricsError> {
+    let c = IntCounterVec::new(Opts::new(name, help), &[label]).map_err(MetricsError::Register)?;
+    registry
+        .register(Box::new(c.clone()))
+        .map_err(MetricsError::Register)?;
+    Ok(c)
+}
+
+fn resolve<const N: usize, T: Copy>(
+    vec: &IntCounterVec,
+    all: [T; N],
+    name: impl Fn(T) -> &'static str,
+) -> Result<[IntCounter; N], MetricsError> {
+    let mut out = Vec::with_capacity(N);
+    for v in all {
+        out.push(
+            vec.get_metric_with_label_values(&[name(v)])
+                .map_err(MetricsError::Register)?,
+        );
+    }
+    // The Vec has exactly N elements, so the conversion cannot fail; map anyway rather than
+    // unwrap.
+    out.try_into()
+        .map_err(|_| MetricsError::Register(prometheus::Error::Msg("label count".into())))
+}
+
+impl SfuMetrics {
+    /// Creates every metric and registers it, with the process collector, on a new registry.
+    pub fn new() -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .map_err(MetricsError::Register)?;
+        let r = &registry;
+        let drops_total = counter_vec(
+            r,
+            "newmedia_sfu_drops_total",
+            "Datagrams dropped, by reason.",
+            "reason",
+        )?;
+        let admissions_total = counter_vec(
+            r,
+            "newmedia_sfu_admissions_total",
+            "Admission attempts, by result.",
+            "result",
+        )?;
+        let stun_total = counter_vec(
+            r,
+            "newmedia_sfu_stun_total",
+            "STUN2 packets handled, by result.",
+            "result",
+        )?;
+        let resolved = Resolved {
+            drops: resolve(&drops_total, DropReason::ALL, DropReason::as_str)?,
+            admissions: resolve(
+                &admissions_total,
+                AdmissionResult::ALL,
+                AdmissionResult::as_str,
+            )?,
+            stun: resolve(&stun_total, StunResult::ALL, StunResult::as_str)?,
+        };
+        Ok(SfuMetrics {
+            connections: gauge(r, "newmedia_sfu_connections", "Open QUIC connections.")?,
+            conferences: gauge(
+                r,
+                "newmedia_sfu_conferences",
+                "Conferences with state on this node.",
+            )?,
+            subscriptions: gauge(
+                r,
+                "newmedia_sfu_subscriptions",
+                "Subscriber-encoding pairs being forwarded.",
+            )?,
+            queue_depth_datagrams: gauge(
+                r,
+                "newmedia_sfu_queue_depth_datagrams",
+                "Datagrams waiting in subscriber queues, summed over subscribers.",
+            )?,
+            datagrams_in_total: counter(
+                r,
+                "newmedia_sfu_datagrams_in_total",
+                "Datagrams received from endpoints.",
+            )?,
+            bytes_in_total: counter(
+                r,
+                "newmedia_sfu_bytes_in_total",
+                "Datagram bytes received from endpoints.",
+            )?,
+            datagrams_out_total: counter(
+                r,
+                "newmedia_sfu_datagrams_out_total",
+                "Datagrams sent (quinn connection stats).",
+            )?,
+            bytes_out_total: counter(
+                r,
+                "newmedia_sfu_bytes_out_total",
+                "UDP bytes sent (quinn connection stats).",
+            )?,
+            speaker_switches_total: counter(
+                r,
+                "newmedia_sfu_speaker_switches_total",
+                "Changes of a conference's active-speaker set.",
+            )?,
+            retransmissions_served_total: counter(
+                r,
+                "newmedia_sfu_retransmissions_served_total",
+                "Messages resent from the retransmission cache.",
+            )?,
+            keyframe_requests_total: counter(
+                r,
+                "newmedia_sfu_keyframe_requests_total",
+                "Intra-frame requests sent to publishers.",
+            )?,
+            layer_switches_total: counter(
+                r,
+                "newmedia_sfu_layer_switches_total",
+                "Changes of a subscriber's encoding or layer.",
+            )?,
+            drops_total,
+            admissions_total,
+            stun_total,
+            resolved,
+            registry,
+        })
+    }
+
+    /// The registry holding every metric (to add more collectors).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The `newmedia_sfu_drops_total` counter for `reason`.
+    pub fn drop_counter(&self, reason: DropReason) -> &IntCounter {
+        let [malformed, unauthorized, no_route, queue_full, send_error] = &self.resolved.drops;
+        match reason {
+            DropReason::Malformed => malformed,
+            DropReason::UnauthorizedEncoding => unauthorized,
+            DropReason::NoRoute => no_route,
+            DropReason::QueueFull => queue_full,
+            DropReason::SendError => send_error,
+        }
+    }
+
+    /// The `newmedia_sfu_admissions_total` counter for `result`.
+    pub fn admission_counter(&self, result: AdmissionResult) -> &IntCounter {
+        let [fingerprint, grant, refused] = &self.resolved.admissions;
+        match result {
+            AdmissionResult::AcceptedFingerprint => fingerprint,
+            AdmissionResult::AcceptedGrant => grant,
+            AdmissionResult::Refused => refused,
+        }
+    }
+
+    /// The `newmedia_sfu_stun_total` counter for `result`.
+    pub fn stun_counter(&self, result: StunResult) -> &IntCounter {
+        let [answered, bad, unauthenticated, send_error] = &self.resolved.stun;
+        match result {
+            StunResult::Answered => answered,
+            StunResult::Bad => bad,
+            StunResult::Unauthenticated => unauthenticated,
+            StunResult::SendError => send_error,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn try_encode_text(&self) -> Result<String, MetricsError> {
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .map_err(MetricsError::Encode)
+    }
+
+    /// Like [`SfuMetrics::try_encode_text`], but logs a failure and returns an empty string.
+    pub fn encode_text(&self) -> String {
+        self.try_encode_text().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "metrics encoding failed");
+            String::new()
+        })
+    }
+}
