@@ -5,7 +5,8 @@ use std::io::IoSliceMut;
 
 /// Keeps, in the first `count` entries of `bufs`/`metas`, only the datagrams for which `keep`
 /// returns `true`, and returns how many entries are left. `keep` sees every datagram once, in
-/// order, with the meta of the entry it arrived in.
+/// order, with the meta of the entry it arrived in (an empty datagram as an empty slice; it is
+/// removed whatever `keep` says).
 ///
 /// An entry may hold several datagrams (GRO): segments of `meta.stride` bytes, the last one
 /// possibly shorter. A removed segment is closed up by moving the later segments of that entry
@@ -48,6 +49,11 @@ fn retain_segments(
     keep: &mut impl FnMut(&[u8], &RecvMeta) -> bool,
 ) -> usize {
     let len = meta.len.min(buf.len());
+    if len == 0 {
+        // An empty datagram is a datagram too: `keep` sees (and counts) it; nothing is left.
+        keep(&[], meta);
+        return 0;
+    }
     // A stride of 0 (not produced by quinn-udp) would never advance: treat the entry as one
     // datagram.
     let stride = if meta.stride == 0 { len } else { meta.stride };
@@ -177,6 +183,17 @@ mod tests {
         assert_eq!(retain_datagrams(&mut bufs, &mut metas, 1, quic_only), 1);
         assert_eq!(metas[0].len, 6);
         assert_eq!(&*bufs[0], &before[..]);
+
+        let (mut e, meta) = entry(&[], 1, 4);
+        let mut bufs = [IoSliceMut::new(&mut e)];
+        let mut metas = [meta];
+        let mut seen = 0;
+        let n = retain_datagrams(&mut bufs, &mut metas, 1, |d, _| {
+            assert!(d.is_empty());
+            seen += 1;
+            true
+        });
+        assert_eq!((n, seen), (0, 1));
 
         let (mut s, meta) = entry(&[b"\x0E"], 1, 4);
         let mut bufs = [IoSliceMut::new(&mut s)];

@@ -99,11 +99,13 @@ impl SharedUdpSocket {
         match (error.kind(), error.raw_os_error()) {
             (io::ErrorKind::WouldBlock, _) => Err(error),
             (_, Some(code)) if code == nix::libc::EMSGSIZE => Ok(()),
-            // A NIC without GSO (EIO/EINVAL), or a platform without these control messages:
-            // let quinn-udp send it, which also turns GSO off for this socket when needed.
+            // A NIC without GSO (EIO, EINVAL), a kernel that refuses the TOS control message
+            // (EINVAL, Linux < 3.13), or a platform without these control messages: let
+            // quinn-udp send it. It learns from the same error (turns GSO off, or stops
+            // writing the TOS byte) and retries; the datagram goes out unmarked at worst.
             (_, Some(code))
-                if transmit.segment_size.is_some()
-                    && (code == nix::libc::EIO || code == nix::libc::EINVAL) =>
+                if code == nix::libc::EINVAL
+                    || (code == nix::libc::EIO && transmit.segment_size.is_some()) =>
             {
                 self.state.send((&self.io).into(), transmit)
             }
