@@ -22,9 +22,11 @@
 
 pub mod keyframe;
 pub mod layers;
+pub mod simulcast;
 
 pub use keyframe::{KeyframeConfig, KeyframeLimiter};
 pub use layers::{LayerFilter, layer_allowed};
+pub use simulcast::{EncodingInfo, SimulcastSwitch, SwitchVerdict, choose, step_down, step_up};
 
 /// The one real `Instant` a test starts its virtual time from.
 #[cfg(test)]
