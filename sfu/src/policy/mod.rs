@@ -23,10 +23,12 @@
 pub mod keyframe;
 pub mod layers;
 pub mod simulcast;
+pub mod speaker;
 
 pub use keyframe::{KeyframeConfig, KeyframeLimiter};
 pub use layers::{LayerFilter, layer_allowed};
 pub use simulcast::{EncodingInfo, SimulcastSwitch, SwitchVerdict, choose, step_down, step_up};
+pub use speaker::{ActiveSpeaker, ActiveSpeakers, SpeakerChange, SpeakerConfig};
 
 /// The one real `Instant` a test starts its virtual time from.
 #[cfg(test)]
