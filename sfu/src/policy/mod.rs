@@ -20,11 +20,13 @@
 //! clamped by the config setters (documented on each), unknown IDs are no-ops, and time going
 //! backwards counts as no time passing. So there is no error enum here.
 
+pub mod bandwidth;
 pub mod keyframe;
 pub mod layers;
 pub mod simulcast;
 pub mod speaker;
 
+pub use bandwidth::{BandwidthConfig, PathEstimator, PathSample, Step, StepDecision};
 pub use keyframe::{KeyframeConfig, KeyframeLimiter};
 pub use layers::{LayerFilter, layer_allowed};
 pub use simulcast::{EncodingInfo, SimulcastSwitch, SwitchVerdict, choose, step_down, step_up};
