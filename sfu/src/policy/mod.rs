@@ -23,12 +23,14 @@
 pub mod bandwidth;
 pub mod keyframe;
 pub mod layers;
+pub mod retransmit;
 pub mod simulcast;
 pub mod speaker;
 
 pub use bandwidth::{BandwidthConfig, PathEstimator, PathSample, Step, StepDecision};
 pub use keyframe::{KeyframeConfig, KeyframeLimiter};
 pub use layers::{LayerFilter, layer_allowed};
+pub use retransmit::{EncodingCache, InsertOutcome, RetransmitCache, RetransmitConfig};
 pub use simulcast::{EncodingInfo, SimulcastSwitch, SwitchVerdict, choose, step_down, step_up};
 pub use speaker::{ActiveSpeaker, ActiveSpeakers, SpeakerChange, SpeakerConfig};
 
