@@ -287,9 +287,10 @@ impl PathEstimator {
         }
         let dt = now.saturating_duration_since(prev.at);
         let delivered_bps = rate_bps(sample.delivered_bytes - p.delivered_bytes, dt);
-        let trouble = self
-            .loss_trouble(&sample, &p)
-            .or_else(|| self.queue_trouble(&sample, &p, delivered_bps));
+        // Both rules run every sample so that their windows stay current.
+        let loss = self.loss_trouble(&sample, &p);
+        let queue = self.queue_trouble(&sample, &p, delivered_bps);
+        let trouble = loss.or(queue);
         let step = match trouble {
             Some(_) => self.on_trouble(delivered_bps, capacity, now),
             None => self.on_quiet(capacity, now),

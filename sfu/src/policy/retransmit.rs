@@ -29,12 +29,14 @@
 //! capture time returns every chunk of the frame.
 
 use newmedia_proto::control::RetransmissionRequest;
-use newmedia_proto::ids::GlobalEncodingId;
+use newmedia_proto::ids::{GlobalEncodingId, GlobalMessageId};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How far a late frame start passes its capture time on to chunks cached after it.
 const MAX_CAPTURE_TIME_PROPAGATION: u64 = 256;
+/// Up to this many message IDs in a request are searched linearly.
+const LINEAR_ID_SEARCH: usize = 16;
 
 /// Settings of the retransmission cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,8 +268,9 @@ impl<T> EncodingCache<T> {
     /// the sequence ID and buffer of every cached message it asks for, each once: first the
     /// ranges in the order given (each ascending), then the message IDs and the capture time
     /// (ascending sequence). Returns how many were emitted. Work is O(capacity) per range
-    /// plus O(capacity) for IDs and capture time (one hash per cached message when IDs are
-    /// asked for), whatever the counts in the request; no allocation.
+    /// plus O(capacity × log IDs) for IDs and capture time (one hash per cached message when
+    /// IDs are asked for), whatever the counts in the request; no allocation, except one
+    /// sorted copy of the IDs when a request carries more than 16.
     pub fn serve(
         &mut self,
         request: &RetransmissionRequest,
@@ -290,15 +293,25 @@ impl<T> EncodingCache<T> {
             }
         }
         if !request.message_ids.is_empty() || request.capture_time.is_some() {
+            // Many IDs: sort a copy once (control path, one allocation) so that each cached
+            // message costs one hash and a binary search instead of a scan of every ID.
+            let sorted: Option<Vec<GlobalMessageId>> =
+                (request.message_ids.len() > LINEAR_ID_SEARCH).then(|| {
+                    let mut ids = request.message_ids.clone();
+                    ids.sort_unstable();
+                    ids
+                });
+            let asked = |id: GlobalMessageId| match &sorted {
+                Some(ids) => ids.binary_search(&id).is_ok(),
+                None => request.message_ids.contains(&id),
+            };
             for seq in start..=newest {
                 let wanted = self.slot(seq).is_some_and(|s| {
                     request
                         .capture_time
                         .is_some_and(|t| s.capture_time == Some(t))
                         || (!request.message_ids.is_empty()
-                            && request
-                                .message_ids
-                                .contains(&self.geid.message_id(s.sequence_id)))
+                            && asked(self.geid.message_id(s.sequence_id)))
                 });
                 if wanted {
                     sent += usize::from(self.serve_one(seq, now, &mut emit));
@@ -519,6 +532,22 @@ mod tests {
             ..request()
         };
         assert_eq!(served(&mut c, &req, t0), vec![3, 70]);
+    }
+
+    #[test]
+    fn serves_many_message_ids() {
+        let t0 = test_epoch();
+        let mut c = filled(512, 100, t0);
+        let mut ids: Vec<_> = (0..200).rev().map(|s| E.message_id(s * 2)).collect();
+        ids.push(GlobalEncodingId(1).message_id(1));
+        let req = RetransmissionRequest {
+            message_ids: ids,
+            ..request()
+        };
+        assert_eq!(
+            served(&mut c, &req, t0),
+            (0..50).map(|s| s * 2).collect::<Vec<_>>()
+        );
     }
 
     #[test]
