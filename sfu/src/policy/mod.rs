@@ -27,7 +27,7 @@ pub mod retransmit;
 pub mod simulcast;
 pub mod speaker;
 
-pub use bandwidth::{BandwidthConfig, PathEstimator, PathSample, Step, StepDecision};
+pub use bandwidth::{BandwidthConfig, PathEstimator, PathSample, Step, StepDecision, Trouble};
 pub use keyframe::{KeyframeConfig, KeyframeLimiter};
 pub use layers::{LayerFilter, layer_allowed};
 pub use retransmit::{EncodingCache, InsertOutcome, RetransmitCache, RetransmitConfig};
