@@ -13,13 +13,17 @@
 //!   subscriber drop policy.
 //! - [`policy`]: sans-IO decisions: active speakers, simulcast choice and switching, layers,
 //!   per-subscriber bandwidth, retransmission cache, keyframe request limiting.
+//! - [`app`]: starting a node from its configuration, and draining it.
+//! - [`testing`]: a minimal raw client for tests, benchmarks and tools.
 //! - [`ops`]: configuration, Prometheus metrics, health/readiness, the admin HTTP API, drain.
 //!
 //! What it does not do: signaling and placement (the controller's job), media decoding,
 //! transcoding or mixing.
 
 pub mod admission;
+pub mod app;
 pub mod forward;
 pub mod ops;
 pub mod policy;
+pub mod testing;
 pub mod transport;

@@ -1,0 +1,279 @@
+//! Assembling a node from its configuration: TLS identity, endpoints, forwarding, HTTP, the
+//! metrics sampler, and drain. `main.rs` and the tests start nodes through [`start`].
+
+use crate::admission::registry::Registry;
+use crate::admission::tls::{Identity, TlsError, server_crypto};
+use crate::forward::{self, ForwardConfig, Node, close};
+use crate::ops::config::SfuConfig;
+use crate::ops::drain::{Drain, DrainOutcome, wait_until};
+use crate::ops::http::{HttpState, LiveStats, router};
+use crate::ops::metrics::{MetricsError, SfuMetrics};
+use crate::policy::keyframe::KeyframeConfig;
+use crate::policy::speaker::SpeakerConfig;
+use crate::transport::{self, Stun2ResponderConfig, TransportError, TransportStats};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The TLS identity or configuration.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Binding or building the QUIC endpoints.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// Binding the HTTP listener.
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Registering metrics.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct RunningSfu {
+    /// The UDP address of the QUIC/STUN2 endpoints (with the real port when 0 was asked).
+    pub media_addr: SocketAddr,
+    /// The HTTP address of `/metrics`, `/healthz`, `/readyz` and the admin API.
+    pub http_addr: SocketAddr,
+    /// SHA-256 of the node's certificate, the `tlsFingerprintSHA256` of its candidates.
+    pub fingerprint: [u8; 32],
+    /// The admin API's bearer token.
+    pub admin_token: String,
+    /// Forwarding state.
+    pub node: Arc<Node>,
+    /// Authorization state, as the admin API sees it.
+    pub registry: Arc<Registry>,
+    /// Prometheus metrics.
+    pub metrics: Arc<SfuMetrics>,
+    /// Drain state.
+    pub drain: Arc<Drain>,
+    /// Socket-level counters (STUN2, DSCP, demux).
+    pub transport_stats: Arc<TransportStats>,
+    endpoints: Vec<quinn::Endpoint>,
+    tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+/// Starts a node: binds `config.listen` with `config.workers` SO_REUSEPORT endpoints and
+/// `config.http_listen`, and serves until [`RunningSfu::drain`] or drop.
+pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
+    let admin_token = config.ensure_admin_token().to_owned();
+    let identity = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
+        _ => Identity::self_signed(vec!["localhost".into(), config.listen.ip().to_string()])?,
+    };
+    let fingerprint = identity.fingerprint();
+
+    let mut server = quinn::ServerConfig::with_crypto(server_crypto(&identity)?);
+    server.transport_config(Arc::new(transport_config(&config)));
+    let mut stun = Stun2ResponderConfig::default();
+    stun.secret(config.stun_secret.as_bytes())
+        .public_server(config.public_stun);
+    let endpoints = transport::bind_endpoints(config.listen, config.workers, server, &stun)?;
+
+    let registry = Arc::new(Registry::new());
+    let metrics = Arc::new(SfuMetrics::new()?);
+    let drain = Arc::new(Drain::new());
+    let node = Node::new(
+        registry.clone(),
+        config.trusted_grant_keys(),
+        forward_config(&config),
+        Some(endpoints.dscp.clone()),
+    );
+
+    let mut tasks = Vec::new();
+    for endpoint in &endpoints.endpoints {
+        tasks.push(tokio::spawn(forward::serve(node.clone(), endpoint.clone())));
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| StartError::Http {
+            addr: config.http_listen,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| StartError::Http {
+        addr: config.http_listen,
+        source,
+    })?;
+    let live = live_stats(node.clone(), endpoints.stats.clone());
+    let app = router(HttpState::new(
+        registry.clone(),
+        metrics.clone(),
+        drain.clone(),
+        &admin_token,
+        live,
+    ));
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }));
+    tasks.push(tokio::spawn(sample_metrics(
+        node.clone(),
+        metrics.clone(),
+        endpoints.stats.clone(),
+    )));
+
+    info!(
+        media = %endpoints.local_addr,
+        http = %http_addr,
+        workers = endpoints.endpoints.len(),
+        fingerprint = %crate::admission::tls::fingerprint_text(&fingerprint),
+        "newmedia-sfu listening"
+    );
+    Ok(RunningSfu {
+        media_addr: endpoints.local_addr,
+        http_addr,
+        fingerprint,
+        admin_token,
+        node,
+        registry,
+        metrics,
+        drain,
+        transport_stats: endpoints.stats,
+        endpoints: endpoints.endpoints,
+        tasks,
+        grace: config.drain_grace(),
+    })
+}
+
+fn transport_config(config: &SfuConfig) -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.datagram_send_buffer_size(config.datagram_send_buffer)
+        .datagram_receive_buffer_size(Some(config.datagram_send_buffer.max(1 << 20)))
+        .max_idle_timeout(Some(quinn::IdleTimeout::from(quinn::VarInt::from_u32(
+            30_000,
+        ))))
+        .max_concurrent_bidi_streams(quinn::VarInt::from_u32(16))
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(16));
+    t
+}
+
+fn forward_config(config: &SfuConfig) -> ForwardConfig {
+    let mut f = ForwardConfig::default();
+    f.speakers(SpeakerConfig::default().max_speakers(config.top_speakers))
+        .keyframes(KeyframeConfig::default().min_interval(config.keyframe_min_interval()))
+        .retransmit_capacity(config.retransmit_cache)
+        .datagram_send_buffer(config.datagram_send_buffer);
+    f
+}
+
+fn live_stats(node: Arc<Node>, transport: Arc<TransportStats>) -> LiveStats {
+    Arc::new(move || {
+        let s = &node.stats;
+        serde_json::json!({
+            "connections": node.connection_count(),
+            "conferences": node.conference_count(),
+            "subscriptions": node.subscription_count(),
+            "draining": node.is_draining(),
+            "datagramsIn": s.datagrams_in.load(Relaxed),
+            "datagramsOut": s.datagrams_out.load(Relaxed),
+            "bytesIn": s.bytes_in.load(Relaxed),
+            "bytesOut": s.bytes_out.load(Relaxed),
+            "stunAnswered": transport.snapshot().stun_requests_answered,
+        })
+    })
+}
+
+/// Copies the forwarding and transport counters into Prometheus once a second (the hot path
+/// never touches Prometheus).
+async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Arc<TransportStats>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        let s = &node.stats;
+        let m = &metrics;
+        m.connections.set(node.connection_count() as i64);
+        m.conferences.set(node.conference_count() as i64);
+        m.subscriptions.set(node.subscription_count() as i64);
+        catch_up(&m.datagrams_in_total, s.datagrams_in.load(Relaxed));
+        catch_up(&m.bytes_in_total, s.bytes_in.load(Relaxed));
+        catch_up(&m.datagrams_out_total, s.datagrams_out.load(Relaxed));
+        catch_up(&m.bytes_out_total, s.bytes_out.load(Relaxed));
+        catch_up(&m.speaker_switches_total, s.speaker_switches.load(Relaxed));
+        catch_up(
+            &m.retransmissions_served_total,
+            s.retransmissions_served.load(Relaxed),
+        );
+        catch_up(
+            &m.keyframe_requests_total,
+            s.keyframe_requests.load(Relaxed),
+        );
+        catch_up(&m.layer_switches_total, s.layer_switches.load(Relaxed));
+        for reason in crate::ops::metrics::DropReason::ALL {
+            catch_up(m.drop_counter(reason), s.dropped(reason));
+        }
+        let t = transport.snapshot();
+        use crate::ops::metrics::StunResult;
+        catch_up(
+            m.stun_counter(StunResult::Answered),
+            t.stun_requests_answered,
+        );
+        catch_up(m.stun_counter(StunResult::Bad), t.stun_bad);
+        catch_up(
+            m.stun_counter(StunResult::SendError),
+            t.stun_response_send_dropped,
+        );
+    }
+}
+
+/// Raises a Prometheus counter to `total` (counters only go up; the source is monotonic).
+fn catch_up(counter: &prometheus::IntCounter, total: u64) {
+    let current = counter.get();
+    if total > current {
+        counter.inc_by(total - current);
+    }
+}
+
+impl RunningSfu {
+    /// Drains: readiness turns false, new admissions are refused, and connections may finish
+    /// until none are left or the grace period passes; then the rest are closed with the
+    /// `DRAINING` code and the endpoints shut down.
+    pub async fn drain(self) -> DrainOutcome {
+        self.drain.start();
+        self.node.start_draining();
+        info!(grace = ?self.grace, "draining");
+        let node = self.node.clone();
+        let outcome = wait_until(move || node.connection_count() == 0, self.grace).await;
+        self.node.close_all(close::DRAINING, b"server draining");
+        for endpoint in &self.endpoints {
+            endpoint.close(close::DRAINING, b"server draining");
+        }
+        for endpoint in &self.endpoints {
+            endpoint.wait_idle().await;
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        info!(?outcome, "drained");
+        outcome
+    }
+
+    /// The node's endpoints (e.g. to open SFU-to-SFU links).
+    pub fn endpoints(&self) -> &[quinn::Endpoint] {
+        &self.endpoints
+    }
+}
+
+impl Drop for RunningSfu {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for endpoint in &self.endpoints {
+            endpoint.close(close::NORMAL, b"shutdown");
+        }
+    }
+}

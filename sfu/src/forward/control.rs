@@ -1,0 +1,198 @@
+//! The control loop of one client: subscriptions, retransmission, max-rate and intra-frame
+//! requests, reports.
+
+use super::clock;
+use super::conference::{Conference, lock};
+use super::member::Member;
+use super::node::Node;
+use super::subscription::{Subscription, Target};
+use newmedia_proto::control::{
+    ControlMessage, ControlReader, Decoded, ErrorCode, ErrorMessage, MaxRateRequest,
+    RetransmissionRequest, Subscribe, SubscribeTarget,
+};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use tracing::debug;
+
+/// Reads control messages from the client until the stream ends or breaks the protocol.
+pub(crate) async fn run(
+    node: Arc<Node>,
+    conference: Arc<Conference>,
+    member: Arc<Member>,
+    mut reader: ControlReader,
+    mut recv: quinn::RecvStream,
+) {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        loop {
+            match reader.next_message() {
+                Ok(Some(Decoded::Message(message))) => {
+                    handle(&node, &conference, &member, message);
+                }
+                Ok(Some(Decoded::Unknown { kind })) => debug!(kind, "unknown control message"),
+                Ok(None) => break,
+                Err(e) if e.is_fatal() => {
+                    member.conn.close(
+                        super::close::PROTOCOL_ERROR,
+                        b"control stream protocol error",
+                    );
+                    return;
+                }
+                Err(e) => {
+                    member.notify(ControlMessage::Error(ErrorMessage::new(
+                        None,
+                        ErrorCode::BAD_REQUEST,
+                        &e.to_string(),
+                    )));
+                }
+            }
+        }
+        match recv.read(&mut buf).await {
+            Ok(Some(n)) => reader.push(buf.get(..n).unwrap_or_default()),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+fn handle(node: &Node, conference: &Conference, member: &Arc<Member>, message: ControlMessage) {
+    match message {
+        ControlMessage::Subscribe(s) => subscribe(conference, member, s),
+        ControlMessage::Unsubscribe(u) => {
+            let removed = lock(&member.subscriptions).remove(&u.request_id);
+            match removed {
+                Some(sub) => conference.detach(&sub),
+                None => error(
+                    member,
+                    Some(u.request_id),
+                    ErrorCode::UNKNOWN_REQUEST,
+                    "no such subscription",
+                ),
+            }
+        }
+        ControlMessage::RetransmissionRequest(r) => retransmit(node, conference, member, &r),
+        ControlMessage::MaxRateRequest(r) => max_rate(conference, member, r),
+        ControlMessage::IntraFrameRequest(r) => {
+            if conference.request_keyframe(r.encoding, clock::now()) {
+                node.stats.keyframe_requests.fetch_add(1, Relaxed);
+            }
+        }
+        // Reports inform the client's own adaptation; the SFU sizes paths from quinn's view.
+        ControlMessage::ReceiverReport(_) => {}
+        ControlMessage::Error(e) => debug!(code = e.code.0, text = %e.text, "client error"),
+        ControlMessage::Hello(_)
+        | ControlMessage::SubscribeResult(_)
+        | ControlMessage::ActiveSpeakers(_) => {
+            error(
+                member,
+                None,
+                ErrorCode::BAD_REQUEST,
+                "message not valid from a client",
+            );
+        }
+    }
+}
+
+fn error(member: &Member, request_id: Option<u64>, code: ErrorCode, text: &str) {
+    member.notify(ControlMessage::Error(ErrorMessage::new(
+        request_id, code, text,
+    )));
+}
+
+fn subscribe(conference: &Conference, member: &Arc<Member>, s: Subscribe) {
+    let (target, constraints, conference_id) = match s.target {
+        SubscribeTarget::Encoding(geid) => (Target::Encoding(geid), Default::default(), None),
+        SubscribeTarget::Source {
+            conference_id,
+            endpoint_id,
+            source_id,
+            constraints,
+        } => (
+            Target::Source {
+                endpoint_id,
+                source_id,
+            },
+            constraints,
+            Some(conference_id),
+        ),
+        SubscribeTarget::ActiveSpeakerVideo {
+            conference_id,
+            rank,
+            constraints,
+        } => (
+            Target::ActiveSpeaker {
+                rank: usize::try_from(rank).unwrap_or(usize::MAX),
+            },
+            constraints,
+            Some(conference_id),
+        ),
+    };
+    if conference_id.is_some_and(|c| c != conference.id) {
+        error(
+            member,
+            Some(s.request_id),
+            ErrorCode::BAD_REQUEST,
+            "another conference",
+        );
+        return;
+    }
+    let sub = Arc::new(Subscription::new(
+        s.request_id,
+        member.clone(),
+        target,
+        constraints,
+        s.max_layer,
+    ));
+    if let Some(old) = lock(&member.subscriptions).insert(s.request_id, sub.clone()) {
+        conference.detach(&old);
+    }
+    let chosen = conference.attach(&sub, clock::now());
+    // Simulcast subscriptions report their choice from `choose_encoding`; the others (and one
+    // whose source is not published yet, which attaches when it is) are answered here.
+    if chosen.is_none() || sub.simulcast.is_none() {
+        member.notify(ControlMessage::SubscribeResult(
+            newmedia_proto::control::SubscribeResult {
+                request_id: s.request_id,
+                encoding: chosen,
+            },
+        ));
+    }
+}
+
+fn retransmit(node: &Node, conference: &Conference, member: &Member, r: &RetransmissionRequest) {
+    let Some(route) = conference.routes.get(&r.encoding).map(|r| r.clone()) else {
+        error(
+            member,
+            None,
+            ErrorCode::UNKNOWN_ENCODING,
+            "no such encoding here",
+        );
+        return;
+    };
+    let mut served = 0;
+    lock(&route.cache).serve(r, clock::now(), |_, datagram| {
+        if member.conn.send_datagram(datagram.clone()).is_ok() {
+            served += 1;
+        }
+    });
+    node.stats.retransmissions_served.fetch_add(served, Relaxed);
+}
+
+fn max_rate(conference: &Conference, member: &Member, r: MaxRateRequest) {
+    let Some(route) = conference.routes.get(&r.encoding).map(|r| r.clone()) else {
+        error(
+            member,
+            None,
+            ErrorCode::UNKNOWN_ENCODING,
+            "no such encoding here",
+        );
+        return;
+    };
+    if let Some(highest) = route.set_max_rate(member.endpoint_id, r.max_bitrate) {
+        route
+            .publisher
+            .notify(ControlMessage::MaxRateRequest(MaxRateRequest {
+                encoding: route.geid,
+                max_bitrate: highest,
+            }));
+    }
+}

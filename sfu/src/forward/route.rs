@@ -1,0 +1,152 @@
+//! A route: one published encoding and the subscriptions that receive it. The hot path.
+
+use super::conference::lock;
+use super::member::Member;
+use super::stats::LocalCounts;
+use super::subscription::Subscription;
+use crate::policy::retransmit::{EncodingCache, RetransmitConfig};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use newmedia_proto::grant::{MediaKind, Publication};
+use newmedia_proto::ids::GlobalEncodingId;
+use newmedia_proto::rtp3::HeaderView;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// No DSCP seen yet.
+const NO_DSCP: u8 = u8::MAX;
+
+/// One published encoding.
+///
+/// The subscriber list is an immutable snapshot behind an [`ArcSwap`]: the publisher's
+/// datagram loop reads it with one atomic load and no lock or reference-count write, and the
+/// control path, which changes it rarely, replaces it whole (copy on write). Only the
+/// publisher's loop touches a route per datagram, so routes need no map lookup shared with
+/// other publishers: each session keeps its own `GlobalEncodingId -> Arc<Route>` table.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) geid: GlobalEncodingId,
+    pub(crate) publisher: Arc<Member>,
+    pub(crate) publication: Publication,
+    subscribers: ArcSwap<Vec<Arc<Subscription>>>,
+    /// Recent messages, for retransmission requests. Locked by the publisher's loop per
+    /// datagram (uncontended) and by the rare retransmission request.
+    pub(crate) cache: Mutex<EncodingCache<Bytes>>,
+    /// The DSCP the publisher last asked for (draft §5: applies to later messages too).
+    dscp: AtomicU8,
+    /// Max-rate requests of this encoding's subscribers (endpoint -> bit/s), and the
+    /// aggregate last sent to the publisher (control path).
+    max_rates: Mutex<(HashMap<u64, u64>, Option<u64>)>,
+}
+
+impl Route {
+    pub(crate) fn new(
+        publisher: Arc<Member>,
+        publication: Publication,
+        cache: &RetransmitConfig,
+    ) -> Self {
+        let geid = publication.global_encoding_id(publisher.conference_id, publisher.endpoint_id);
+        let cache = EncodingCache::new(geid, cache);
+        Self {
+            geid,
+            publisher,
+            publication,
+            subscribers: ArcSwap::from_pointee(Vec::new()),
+            cache: Mutex::new(cache),
+            dscp: AtomicU8::new(NO_DSCP),
+            max_rates: Mutex::new((HashMap::new(), None)),
+        }
+    }
+
+    /// Records a subscriber's max-rate request and returns the rate to ask the publisher for
+    /// when it changed: the highest any subscriber of the encoding can use (draft §5.2).
+    pub(crate) fn set_max_rate(&self, endpoint_id: u64, bitrate: u64) -> Option<u64> {
+        let mut guard = lock(&self.max_rates);
+        let (rates, sent) = &mut *guard;
+        rates.insert(endpoint_id, bitrate);
+        let highest = rates.values().copied().max();
+        if highest == *sent {
+            return None;
+        }
+        *sent = highest;
+        highest
+    }
+
+    /// Whether this route carries audio (subject to active-speaker selection).
+    pub(crate) fn is_audio(&self) -> bool {
+        self.publication.kind == MediaKind::Audio
+    }
+
+    /// Forwards one datagram of this encoding to every admitting subscription.
+    #[inline]
+    pub(crate) fn forward(
+        &self,
+        view: &HeaderView<'_>,
+        datagram: &Bytes,
+        now: Instant,
+        counts: &mut LocalCounts,
+    ) -> Option<u8> {
+        lock(&self.cache).insert(
+            view.sequence_id(),
+            view.capture_time(),
+            datagram.clone(),
+            now,
+        );
+        let speaker_gate = !self.is_audio() || self.publisher.speaking.load(Relaxed);
+        let reference = view.is_reference_frame();
+        let subscribers = self.subscribers.load();
+        for sub in subscribers.iter() {
+            if sub.admits(view, speaker_gate, counts) {
+                sub.subscriber.send(datagram, reference, counts);
+            }
+        }
+        // Report a DSCP change to the caller, which updates the subscribers' egress marking.
+        let dscp = view.dscp()?;
+        (self.dscp.swap(dscp, Relaxed) != dscp).then_some(dscp)
+    }
+
+    /// The DSCP the publisher asked for, if any.
+    pub(crate) fn dscp(&self) -> Option<u8> {
+        Some(self.dscp.load(Relaxed)).filter(|d| *d != NO_DSCP)
+    }
+
+    /// The current subscriptions.
+    pub(crate) fn subscriptions(&self) -> Arc<Vec<Arc<Subscription>>> {
+        self.subscribers.load_full()
+    }
+
+    /// Adds a subscription (control path; copy on write).
+    pub(crate) fn add(&self, sub: &Arc<Subscription>) {
+        self.subscribers.rcu(|current| {
+            let mut next = Vec::with_capacity(current.len() + 1);
+            next.extend(current.iter().filter(|s| !Arc::ptr_eq(s, sub)).cloned());
+            next.push(sub.clone());
+            next
+        });
+    }
+
+    /// Removes a subscription (control path; copy on write).
+    pub(crate) fn remove(&self, sub: &Arc<Subscription>) {
+        self.subscribers.rcu(|current| {
+            current
+                .iter()
+                .filter(|s| !Arc::ptr_eq(s, sub))
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+    }
+
+    /// Removes every subscription of one endpoint.
+    pub(crate) fn remove_subscriber(&self, endpoint_id: u64) {
+        lock(&self.max_rates).0.remove(&endpoint_id);
+        self.subscribers.rcu(|current| {
+            current
+                .iter()
+                .filter(|s| s.subscriber.endpoint_id != endpoint_id)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+    }
+}

@@ -1,0 +1,159 @@
+//! A minimal SFU client for tests, benchmarks and tools. Applications use the
+//! `newmedia-client` SDK instead; this one only connects, speaks the control protocol and
+//! moves raw datagrams, so tests can see exactly what the SFU does.
+
+use crate::admission::tls::{Identity, TlsError, client_crypto};
+use bytes::Bytes;
+use newmedia_proto::control::{
+    Capabilities, ControlError, ControlMessage, ControlReader, Decoded, Hello,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Why a test client failed.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// TLS setup.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Connecting.
+    #[error("connect: {0}")]
+    Connect(#[from] quinn::ConnectError),
+    /// The connection failed or was closed.
+    #[error("connection: {0}")]
+    Connection(#[from] quinn::ConnectionError),
+    /// Writing the control stream.
+    #[error("control stream write: {0}")]
+    Write(#[from] quinn::WriteError),
+    /// Reading the control stream.
+    #[error("control stream read: {0}")]
+    Read(#[from] quinn::ReadError),
+    /// The control stream ended.
+    #[error("control stream closed")]
+    ControlClosed,
+    /// A control frame did not decode.
+    #[error("control: {0}")]
+    Control(#[from] ControlError),
+    /// The SFU refused the connection; its Error message says why.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Sending a datagram.
+    #[error("datagram: {0}")]
+    Datagram(#[from] quinn::SendDatagramError),
+    /// Local socket.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A client endpoint on `bind` (e.g. `127.0.0.1:0`), with QUIC bit greasing off like every
+/// newmedia endpoint, so STUN2 can share its socket.
+pub fn client_endpoint(bind: SocketAddr) -> Result<quinn::Endpoint, ClientError> {
+    let socket = std::net::UdpSocket::bind(bind)?;
+    let mut config = quinn::EndpointConfig::default();
+    config.grease_quic_bit(false);
+    Ok(quinn::Endpoint::new(
+        config,
+        None,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )?)
+}
+
+/// A connected, admitted client.
+#[derive(Debug)]
+pub struct TestClient {
+    /// The QUIC connection.
+    pub conn: quinn::Connection,
+    /// The SFU's Hello (its endpoint ID is the one we were admitted as).
+    pub sfu_hello: Hello,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    reader: ControlReader,
+    buf: Vec<u8>,
+}
+
+impl TestClient {
+    /// Connects to the SFU at `server` (pinning `server_fingerprint`), presenting `identity`,
+    /// and sends a Hello for `endpoint_id` carrying `grant` if given. Returns once the SFU's
+    /// Hello arrives, or [`ClientError::Refused`] with its reason.
+    pub async fn connect(
+        endpoint: &quinn::Endpoint,
+        server: SocketAddr,
+        server_fingerprint: [u8; 32],
+        identity: &Identity,
+        endpoint_id: u64,
+        grant: Option<Vec<u8>>,
+    ) -> Result<Self, ClientError> {
+        let crypto = client_crypto(identity, server_fingerprint)?;
+        let mut config = quinn::ClientConfig::new(crypto);
+        let mut transport = quinn::TransportConfig::default();
+        transport.keep_alive_interval(Some(Duration::from_secs(5)));
+        transport.datagram_receive_buffer_size(Some(4 << 20));
+        config.transport_config(Arc::new(transport));
+        let conn = endpoint
+            .connect_with(config, server, "newmedia-sfu")?
+            .await?;
+        let (mut send, recv) = conn.open_bi().await?;
+        let mut hello = Hello::new(endpoint_id, Capabilities::NONE);
+        hello.grant = grant;
+        send.write_all(&ControlMessage::Hello(hello).to_vec()?)
+            .await?;
+        let mut client = Self {
+            conn,
+            sfu_hello: Hello::new(0, Capabilities::NONE),
+            send,
+            recv,
+            reader: ControlReader::new(),
+            buf: vec![0; 8192],
+        };
+        match client.next_control().await {
+            Ok(ControlMessage::Hello(h)) => {
+                client.sfu_hello = h;
+                Ok(client)
+            }
+            Ok(ControlMessage::Error(e)) => Err(ClientError::Refused(e.text)),
+            Ok(other) => Err(ClientError::Refused(format!("unexpected {}", other.name()))),
+            Err(ClientError::Control(ControlError::HelloNotFirst { .. })) => {
+                // The SFU's first frame was an Error: read it for the reason.
+                Err(ClientError::Refused("refused before Hello".into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends a control message.
+    pub async fn send_control(&mut self, message: ControlMessage) -> Result<(), ClientError> {
+        self.send.write_all(&message.to_vec()?).await?;
+        Ok(())
+    }
+
+    /// The next control message from the SFU (unknown frame types are skipped).
+    pub async fn next_control(&mut self) -> Result<ControlMessage, ClientError> {
+        loop {
+            match self.reader.next_message() {
+                Ok(Some(Decoded::Message(m))) => return Ok(m),
+                Ok(Some(Decoded::Unknown { .. })) => continue,
+                Ok(None) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let n = self
+                .recv
+                .read(&mut self.buf)
+                .await?
+                .ok_or(ClientError::ControlClosed)?;
+            self.reader.push(self.buf.get(..n).unwrap_or_default());
+        }
+    }
+
+    /// Sends one datagram (an RTP3 message).
+    pub fn send_datagram(&self, datagram: Bytes) -> Result<(), ClientError> {
+        Ok(self.conn.send_datagram(datagram)?)
+    }
+
+    /// The next datagram from the SFU.
+    pub async fn recv_datagram(&self) -> Result<Bytes, ClientError> {
+        Ok(self.conn.read_datagram().await?)
+    }
+}
