@@ -167,7 +167,7 @@ impl Conference {
                 )
             })
             .collect();
-        let target = simulcast::choose(&choices, &sub.constraints, available_bitrate)?;
+        let target = simulcast::choose(&choices, &sub.constraints(), available_bitrate)?;
         let pending = {
             let mut switch = lock(switch);
             switch.set_target(Some(target));
@@ -209,10 +209,11 @@ impl Conference {
             let Some(current) = switch.target() else {
                 return false;
             };
+            let constraints = sub.constraints();
             let next = if up {
-                simulcast::step_up(&choices, &sub.constraints, current)
+                simulcast::step_up(&choices, &constraints, current)
             } else {
-                simulcast::step_down(&choices, &sub.constraints, current)
+                simulcast::step_down(&choices, &constraints, current)
             };
             let Some(next) = next else { return false };
             switch.set_target(Some(next));

@@ -135,6 +135,23 @@ fn subscribe(conference: &Conference, member: &Arc<Member>, s: Subscribe) {
         );
         return;
     }
+    // The same request ID and target again: new constraints or layer limit for the live
+    // subscription, so the current encoding keeps flowing until a switch completes.
+    let existing = lock(&member.subscriptions).get(&s.request_id).cloned();
+    if let Some(sub) = existing.filter(|e| e.target == target) {
+        *lock(&sub.constraints) = constraints;
+        sub.set_max_layer(s.max_layer);
+        let chosen = conference.attach(&sub, clock::now());
+        if sub.simulcast.is_none() {
+            member.notify(ControlMessage::SubscribeResult(
+                newmedia_proto::control::SubscribeResult {
+                    request_id: s.request_id,
+                    encoding: chosen,
+                },
+            ));
+        }
+        return;
+    }
     let sub = Arc::new(Subscription::new(
         s.request_id,
         member.clone(),

@@ -39,7 +39,8 @@ pub(crate) struct Subscription {
     pub(crate) request_id: u64,
     pub(crate) subscriber: Arc<Member>,
     pub(crate) target: Target,
-    pub(crate) constraints: newmedia_proto::control::Constraints,
+    /// Limits on the encoding chosen (a re-subscribe with the same request ID updates them).
+    pub(crate) constraints: Mutex<newmedia_proto::control::Constraints>,
     /// Highest layer ID forwarded ([`ALL_LAYERS`] = all).
     max_layer: AtomicU64,
     /// For source and active-speaker subscriptions: which of the source's encodings flows.
@@ -64,11 +65,22 @@ impl Subscription {
             request_id,
             subscriber,
             target,
-            constraints,
+            constraints: Mutex::new(constraints),
             max_layer: AtomicU64::new(max_layer.unwrap_or(ALL_LAYERS)),
             simulcast,
             attached: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Changes the layer limit.
+    pub(crate) fn set_max_layer(&self, max_layer: Option<u64>) {
+        self.max_layer
+            .store(max_layer.unwrap_or(ALL_LAYERS), Relaxed);
+    }
+
+    /// The current constraints.
+    pub(crate) fn constraints(&self) -> newmedia_proto::control::Constraints {
+        *lock(&self.constraints)
     }
 
     /// The layer limit.

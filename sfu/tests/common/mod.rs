@@ -136,10 +136,12 @@ impl Peer {
             .expect("datagram")
     }
 
-    /// Waits `quiet` and returns every datagram that arrived meanwhile.
-    pub async fn drain_datagrams(&self, quiet: Duration) -> Vec<Bytes> {
+    /// Every datagram that arrives within `window` (a bounded window, also when a stream
+    /// keeps flowing).
+    pub async fn drain_datagrams(&self, window: Duration) -> Vec<Bytes> {
+        let deadline = tokio::time::Instant::now() + window;
         let mut out = Vec::new();
-        while let Ok(Ok(d)) = tokio::time::timeout(quiet, self.client.recv_datagram()).await {
+        while let Ok(Ok(d)) = tokio::time::timeout_at(deadline, self.client.recv_datagram()).await {
             out.push(d);
         }
         out

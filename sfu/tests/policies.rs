@@ -1,0 +1,198 @@
+//! Simulcast, active speakers and keyframe requests end to end.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use newmedia_proto::control::{
+    Constraints, ControlMessage, Subscribe, SubscribeResult, SubscribeTarget,
+};
+use newmedia_proto::ids::GlobalEncodingId;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::time::Duration;
+
+fn source_subscription(conference_id: u64, max_width: u64) -> ControlMessage {
+    ControlMessage::Subscribe(Subscribe {
+        request_id: 1,
+        target: SubscribeTarget::Source {
+            conference_id,
+            endpoint_id: 1,
+            source_id: 1,
+            constraints: Constraints {
+                max_width: Some(max_width),
+                ..Constraints::default()
+            },
+        },
+        max_layer: None,
+    })
+}
+
+async fn result(peer: &mut Peer) -> SubscribeResult {
+    peer.expect_control("SubscribeResult", |m| match m {
+        ControlMessage::SubscribeResult(r) => Some(r),
+        _ => None,
+    })
+    .await
+}
+
+async fn keyframe_request(peer: &mut Peer) -> GlobalEncodingId {
+    peer.expect_control("IntraFrameRequest", |m| match m {
+        ControlMessage::IntraFrameRequest(r) => Some(r.encoding),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulcast_switches_only_at_reference_frames() {
+    let sfu = start().await;
+    let (high, low) = (
+        video(1, 1, 1280, 720, 1_500_000),
+        video(1, 2, 320, 180, 200_000),
+    );
+    let mut publisher = join(&sfu, 40, 1, vec![high.clone(), low.clone()]).await;
+    let mut viewer = join(&sfu, 40, 2, vec![]).await;
+    let (high, low) = (publisher.geid(&high), publisher.geid(&low));
+    let (mut hi, mut lo) = (Encoder::new(high), Encoder::new(low));
+
+    // Small screen: the low encoding, which can start only at a reference frame.
+    viewer.send(source_subscription(40, 400)).await;
+    assert_eq!(result(&mut viewer).await.encoding, Some(low));
+    assert_eq!(keyframe_request(&mut publisher).await, low);
+    let early = lo.message(b"low delta before any keyframe", |_| {});
+    let key = lo.message(b"low key", |h| h.reference_frame = Some(true));
+    let delta = lo.message(b"low delta", |_| {});
+    let other = hi.message(b"high key", |h| h.reference_frame = Some(true));
+    for m in [&early, &key, &delta, &other] {
+        publisher.client.send_datagram(m.clone()).unwrap();
+    }
+    assert_eq!(viewer.recv().await, key);
+    assert_eq!(viewer.recv().await, delta);
+    assert_eq!(result(&mut viewer).await.encoding, Some(low), "first switch reported");
+
+    // Bigger screen: the high encoding is the new target; low keeps flowing until high's
+    // next reference frame, which the SFU asks the publisher for.
+    viewer.send(source_subscription(40, 2000)).await;
+    assert_eq!(result(&mut viewer).await.encoding, Some(high));
+    assert_eq!(keyframe_request(&mut publisher).await, high);
+    let high_delta = hi.message(b"high delta, not yet", |_| {});
+    let low_still = lo.message(b"low still flowing", |_| {});
+    let high_key = hi.message(b"high key: switch", |h| h.reference_frame = Some(true));
+    let low_after = lo.message(b"low after the switch", |_| {});
+    let high_after = hi.message(b"high delta after", |_| {});
+    for m in [&high_delta, &low_still, &high_key, &low_after, &high_after] {
+        publisher.client.send_datagram(m.clone()).unwrap();
+    }
+    assert_eq!(viewer.recv().await, low_still);
+    assert_eq!(viewer.recv().await, high_key);
+    assert_eq!(viewer.recv().await, high_after);
+    assert_eq!(
+        result(&mut viewer).await.encoding,
+        Some(high),
+        "switch reported"
+    );
+    assert!(
+        viewer
+            .drain_datagrams(Duration::from_millis(100))
+            .await
+            .is_empty()
+    );
+    eventually("layer switch counted", || {
+        sfu.node.stats.layer_switches.load(Relaxed) >= 2
+    })
+    .await;
+}
+
+/// Sends audio at 50 messages/s with whatever level `level` holds, until `stop`.
+fn talk(
+    peer: &Peer,
+    geid: GlobalEncodingId,
+    level: Arc<AtomicU8>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let conn = peer.client.conn.clone();
+    tokio::spawn(async move {
+        let mut enc = Encoder::new(geid);
+        let mut ticker = tokio::time::interval(Duration::from_millis(20));
+        while !stop.load(Relaxed) {
+            ticker.tick().await;
+            let l = level.load(Relaxed);
+            let _ = conn.send_datagram(enc.message(&[l; 60], |h| h.active_level = Some(l)));
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
+    let mut config = config();
+    config.top_speakers = 1;
+    let sfu = start_with(config).await;
+    let alice = join(&sfu, 50, 1, vec![audio(1)]).await;
+    let bob = join(&sfu, 50, 2, vec![audio(1)]).await;
+    let mut listener = join(&sfu, 50, 3, vec![]).await;
+    let (a, b) = (alice.geid(&audio(1)), bob.geid(&audio(1)));
+    for (i, g) in [a, b].into_iter().enumerate() {
+        listener
+            .send(ControlMessage::Subscribe(Subscribe {
+                request_id: i as u64 + 1,
+                target: SubscribeTarget::Encoding(g),
+                max_layer: None,
+            }))
+            .await;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (alice_level, bob_level) = (Arc::new(AtomicU8::new(90)), Arc::new(AtomicU8::new(0)));
+    let tasks = [
+        talk(&alice, a, alice_level.clone(), stop.clone()),
+        talk(&bob, b, bob_level.clone(), stop.clone()),
+    ];
+
+    let speakers = |want: u64| {
+        move |m| match m {
+            ControlMessage::ActiveSpeakers(s)
+                if s.speakers.first().map(|s| s.endpoint_id) == Some(want) =>
+            {
+                Some(s)
+            }
+            _ => None,
+        }
+    };
+    let first = listener.expect_control("Alice active", speakers(1)).await;
+    assert_eq!(first.speakers.len(), 1, "top 1 only");
+    // Only Alice's audio reaches the listener now.
+    listener.drain_datagrams(Duration::from_millis(50)).await;
+    let heard = listener.drain_datagrams(Duration::from_millis(200)).await;
+    assert!(!heard.is_empty());
+    assert!(heard.iter().all(|d| {
+        newmedia_proto::rtp3::HeaderView::parse(d)
+            .unwrap()
+            .global_encoding_id()
+            == a
+    }));
+
+    // Bob starts talking and Alice stops: after the hysteresis Bob takes over.
+    alice_level.store(0, Relaxed);
+    bob_level.store(95, Relaxed);
+    listener.expect_control("Bob active", speakers(2)).await;
+    listener.drain_datagrams(Duration::from_millis(50)).await;
+    let heard = listener.drain_datagrams(Duration::from_millis(200)).await;
+    assert!(!heard.is_empty());
+    assert!(heard.iter().all(|d| {
+        newmedia_proto::rtp3::HeaderView::parse(d)
+            .unwrap()
+            .global_encoding_id()
+            == b
+    }));
+    assert!(sfu.node.stats.speaker_switches.load(Relaxed) >= 2);
+    stop.store(true, Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
