@@ -75,7 +75,11 @@ async fn simulcast_switches_only_at_reference_frames() {
     }
     assert_eq!(viewer.recv().await, key);
     assert_eq!(viewer.recv().await, delta);
-    assert_eq!(result(&mut viewer).await.encoding, Some(low), "first switch reported");
+    assert_eq!(
+        result(&mut viewer).await.encoding,
+        Some(low),
+        "first switch reported"
+    );
 
     // Bigger screen: the high encoding is the new target; low keeps flowing until high's
     // next reference frame, which the SFU asks the publisher for.
