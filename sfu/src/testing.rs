@@ -50,7 +50,17 @@ pub enum ClientError {
 /// A client endpoint on `bind` (e.g. `127.0.0.1:0`), with QUIC bit greasing off like every
 /// newmedia endpoint, so STUN2 can share its socket.
 pub fn client_endpoint(bind: SocketAddr) -> Result<quinn::Endpoint, ClientError> {
-    let socket = std::net::UdpSocket::bind(bind)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(bind),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Many connections share this socket in benchmarks: the kernel default receive buffer
+    // (~200 KiB) overflows in a millisecond at their rates. Best effort, like the SFU's.
+    let _ = socket.set_recv_buffer_size(crate::transport::SOCKET_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(crate::transport::SOCKET_BUFFER_BYTES);
+    socket.bind(&bind.into())?;
+    let socket: std::net::UdpSocket = socket.into();
     let mut config = quinn::EndpointConfig::default();
     config.grease_quic_bit(false);
     Ok(quinn::Endpoint::new(
