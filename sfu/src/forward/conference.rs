@@ -5,6 +5,7 @@
 use super::member::Member;
 use super::node::EgressMarker;
 use super::route::Route;
+use super::stats::ForwardStats;
 use super::subscription::{Subscription, Target};
 use crate::policy::keyframe::KeyframeLimiter;
 use crate::policy::simulcast::{self, EncodingInfo};
@@ -13,6 +14,7 @@ use dashmap::DashMap;
 use newmedia_proto::control::{ControlMessage, IntraFrameRequest, SubscribeResult};
 use newmedia_proto::grant::MediaKind;
 use newmedia_proto::ids::GlobalEncodingId;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -27,6 +29,7 @@ pub(crate) struct Conference {
     pub(crate) speaker_order: Mutex<Vec<u64>>,
     keyframes: Mutex<KeyframeLimiter>,
     egress: Option<EgressMarker>,
+    stats: Arc<ForwardStats>,
 }
 
 impl Conference {
@@ -35,6 +38,7 @@ impl Conference {
         speakers: ActiveSpeakers,
         keyframes: KeyframeLimiter,
         egress: Option<EgressMarker>,
+        stats: Arc<ForwardStats>,
     ) -> Self {
         Self {
             id,
@@ -44,6 +48,7 @@ impl Conference {
             speaker_order: Mutex::new(Vec::new()),
             keyframes: Mutex::new(keyframes),
             egress,
+            stats,
         }
     }
 
@@ -234,11 +239,15 @@ impl Conference {
         let Some(route) = self.routes.get(&geid).map(|r| r.clone()) else {
             return false;
         };
-        route
+        let sent = route
             .publisher
             .notify(ControlMessage::IntraFrameRequest(IntraFrameRequest {
                 encoding: geid,
-            }))
+            }));
+        if sent {
+            self.stats.keyframe_requests.fetch_add(1, Relaxed);
+        }
+        sent
     }
 
     /// Detaches a subscription from every route.

@@ -72,9 +72,7 @@ fn handle(node: &Node, conference: &Conference, member: &Arc<Member>, message: C
         ControlMessage::RetransmissionRequest(r) => retransmit(node, conference, member, &r),
         ControlMessage::MaxRateRequest(r) => max_rate(conference, member, r),
         ControlMessage::IntraFrameRequest(r) => {
-            if conference.request_keyframe(r.encoding, clock::now()) {
-                node.stats.keyframe_requests.fetch_add(1, Relaxed);
-            }
+            conference.request_keyframe(r.encoding, clock::now());
         }
         // Reports inform the client's own adaptation; the SFU sizes paths from quinn's view.
         ControlMessage::ReceiverReport(_) => {}

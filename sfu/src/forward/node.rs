@@ -250,6 +250,7 @@ impl Node {
                     ActiveSpeakers::new(self.config.speakers),
                     KeyframeLimiter::new(self.config.keyframes),
                     self.egress.clone(),
+                    self.stats.clone(),
                 ));
                 tokio::spawn(super::speaker_task::run(
                     Arc::downgrade(self),
