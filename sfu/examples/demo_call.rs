@@ -197,6 +197,11 @@ async fn main() {
                 .or_insert(0) += 1;
         }
         println!("endpoint {endpoint_id} received and decrypted: {counts:?} (last: {last:?})");
+        assert!(
+            counts.keys().any(|k| k.starts_with("Audio"))
+                && counts.keys().any(|k| k.starts_with("Video")),
+            "endpoint {endpoint_id} should have received audio and video"
+        );
     }
     let stats = &sfu.node.stats;
     use std::sync::atomic::Ordering::Relaxed;
