@@ -138,3 +138,50 @@ async fn removing_an_endpoint_closes_its_connection() {
         other => panic!("closed by {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_replaces_the_old_connection_and_keeps_routing() {
+    use newmedia_proto::control::{ControlMessage, Subscribe, SubscribeTarget};
+    let sfu = start().await;
+    let v = video(1, 1, 640, 360, 500_000);
+    let identity = Identity::self_signed(vec!["phone".into()]).unwrap();
+    let _ = sfu.registry.create_conference(33);
+    sfu.registry
+        .admit_endpoint(
+            33,
+            newmedia_sfu::admission::registry::EndpointAdmission {
+                endpoint_id: 1,
+                fingerprint: identity.fingerprint(),
+                publications: vec![v.clone()],
+            },
+        )
+        .unwrap();
+    let first = connect(&sfu, &identity, 1, None).await.unwrap();
+    let mut viewer = join(&sfu, 33, 2, vec![]).await;
+    let geid = v.global_encoding_id(33, 1);
+    viewer
+        .send(ControlMessage::Subscribe(Subscribe {
+            request_id: 1,
+            target: SubscribeTarget::Encoding(geid),
+            max_layer: None,
+        }))
+        .await;
+    viewer
+        .expect_control("SubscribeResult", |m| match m {
+            ControlMessage::SubscribeResult(r) => Some(r),
+            _ => None,
+        })
+        .await;
+
+    // The publisher's network changes: it connects again with the same certificate.
+    let second = connect(&sfu, &identity, 1, None).await.unwrap();
+    match within("old connection closed", first.client.conn.closed()).await {
+        quinn::ConnectionError::ApplicationClosed(c) => assert_eq!(c.error_code, close::REPLACED),
+        other => panic!("closed by {other:?}"),
+    }
+    let message =
+        Encoder::new(geid).message(b"after reconnect", |h| h.reference_frame = Some(true));
+    second.client.send_datagram(message.clone()).unwrap();
+    assert_eq!(viewer.recv().await, message);
+    eventually("old session gone", || sfu.node.connection_count() == 2).await;
+}

@@ -68,10 +68,11 @@ impl Conference {
         }
     }
 
-    /// Removes a publisher's routes (when it leaves).
-    pub(crate) fn remove_routes_of(&self, endpoint_id: u64) {
+    /// Removes the routes this member published (not those of a newer connection of the
+    /// same endpoint).
+    fn remove_routes_of(&self, member: &Arc<Member>) {
         self.routes
-            .retain(|_, route| route.publisher.endpoint_id != endpoint_id);
+            .retain(|_, route| !Arc::ptr_eq(&route.publisher, member));
     }
 
     /// The encodings of one source, as simulcast choices.
@@ -259,16 +260,10 @@ impl Conference {
         }
     }
 
-    /// Removes a member: its routes, its subscriptions everywhere, its speaker state.
+    /// Removes a member: its subscriptions everywhere (which also breaks the
+    /// member <-> subscription reference cycle), its routes and its speaker state. A member
+    /// that a newer connection of the same endpoint replaced loses only what is its own.
     pub(crate) fn leave(&self, member: &Arc<Member>) {
-        let is_current = self
-            .members
-            .get(&member.endpoint_id)
-            .is_some_and(|m| Arc::ptr_eq(m.value(), member));
-        if !is_current {
-            return; // a newer connection of the same endpoint replaced it
-        }
-        self.members.remove(&member.endpoint_id);
         let subs: Vec<Arc<Subscription>> = lock(&member.subscriptions)
             .drain()
             .map(|(_, s)| s)
@@ -276,11 +271,17 @@ impl Conference {
         for sub in &subs {
             self.detach(sub);
         }
-        self.remove_routes_of(member.endpoint_id);
         for route in self.routes.iter() {
-            route.remove_subscriber(member.endpoint_id);
+            route.remove_member(member);
         }
-        lock(&self.speakers).remove(member.endpoint_id);
+        self.remove_routes_of(member);
+        let removed = self
+            .members
+            .remove_if(&member.endpoint_id, |_, m| Arc::ptr_eq(m, member))
+            .is_some();
+        if removed {
+            lock(&self.speakers).remove(member.endpoint_id);
+        }
     }
 }
 

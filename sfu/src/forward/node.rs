@@ -240,13 +240,20 @@ impl Node {
         }
     }
 
-    /// The live conference, created on first join (its speaker task with it).
-    pub(crate) fn conference(self: &Arc<Self>, conference_id: u64) -> Arc<Conference> {
-        self.conferences
-            .entry(conference_id)
+    /// Adds `member` to its live conference, created on first join (its speaker task with
+    /// it). Returns the conference and the member it replaced, if the endpoint was connected
+    /// already. The conference map's entry stays locked while the member goes in, so a
+    /// concurrent last leave cannot remove the conference in between.
+    pub(crate) fn join(
+        self: &Arc<Self>,
+        member: &Arc<Member>,
+    ) -> (Arc<Conference>, Option<Arc<Member>>) {
+        let entry = self
+            .conferences
+            .entry(member.conference_id)
             .or_insert_with(|| {
                 let conference = Arc::new(Conference::new(
-                    conference_id,
+                    member.conference_id,
                     ActiveSpeakers::new(self.config.speakers),
                     KeyframeLimiter::new(self.config.keyframes),
                     self.egress.clone(),
@@ -257,8 +264,13 @@ impl Node {
                     Arc::downgrade(&conference),
                 ));
                 conference
-            })
-            .clone()
+            });
+        let conference = entry.value().clone();
+        let replaced = conference
+            .members
+            .insert(member.endpoint_id, member.clone());
+        drop(entry);
+        (conference, replaced)
     }
 
     /// Removes a member and, when it was the last one, its conference.

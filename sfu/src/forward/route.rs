@@ -138,13 +138,18 @@ impl Route {
         });
     }
 
-    /// Removes every subscription of one endpoint.
-    pub(crate) fn remove_subscriber(&self, endpoint_id: u64) {
-        lock(&self.max_rates).0.remove(&endpoint_id);
+    /// Removes every subscription of one member (one connection).
+    pub(crate) fn remove_member(&self, member: &Arc<Member>) {
+        let has_member =
+            |subs: &Vec<Arc<Subscription>>| subs.iter().any(|s| Arc::ptr_eq(&s.subscriber, member));
+        if !has_member(&self.subscribers.load()) {
+            return;
+        }
+        lock(&self.max_rates).0.remove(&member.endpoint_id);
         self.subscribers.rcu(|current| {
             current
                 .iter()
-                .filter(|s| s.subscriber.endpoint_id != endpoint_id)
+                .filter(|s| !Arc::ptr_eq(&s.subscriber, member))
                 .cloned()
                 .collect::<Vec<_>>()
         });

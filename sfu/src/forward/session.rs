@@ -56,11 +56,8 @@ pub(crate) async fn run(node: Arc<Node>, incoming: quinn::Incoming) {
         admission.publications.clone(),
         node.config.datagram_send_buffer,
     ));
-    let conference = node.conference(admission.conference_id);
-    if let Some(old) = conference
-        .members
-        .insert(member.endpoint_id, member.clone())
-    {
+    let (conference, replaced) = node.join(&member);
+    if let Some(old) = replaced {
         old.conn
             .close(close::REPLACED, b"replaced by a newer connection");
     }
