@@ -198,6 +198,7 @@ async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Ar
         m.connections.set(node.connection_count() as i64);
         m.conferences.set(node.conference_count() as i64);
         m.subscriptions.set(node.subscription_count() as i64);
+        m.queue_depth_bytes.set(node.queued_bytes() as i64);
         catch_up(&m.datagrams_in_total, s.datagrams_in.load(Relaxed));
         catch_up(&m.bytes_in_total, s.bytes_in.load(Relaxed));
         catch_up(&m.datagrams_out_total, s.datagrams_out.load(Relaxed));

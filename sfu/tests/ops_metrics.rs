@@ -25,7 +25,7 @@ fn every_metric_is_exported_from_the_start() {
         "newmedia_sfu_connections",
         "newmedia_sfu_conferences",
         "newmedia_sfu_subscriptions",
-        "newmedia_sfu_queue_depth_datagrams",
+        "newmedia_sfu_queue_depth_bytes",
         "newmedia_sfu_datagrams_in_total",
         "newmedia_sfu_bytes_in_total",
         "newmedia_sfu_datagrams_out_total",
@@ -67,7 +67,7 @@ fn process_cpu_and_memory_are_exported() {
 fn counts_show_in_the_exposition() {
     let m = SfuMetrics::new().unwrap();
     m.connections.set(4);
-    m.queue_depth_datagrams.set(17);
+    m.queue_depth_bytes.set(17);
     m.datagrams_in_total.inc_by(1000);
     m.bytes_in_total.inc_by(1_100_000);
     m.datagrams_out_total.inc_by(50_000);
@@ -80,7 +80,7 @@ fn counts_show_in_the_exposition() {
     m.stun_counter(StunResult::Answered).inc_by(2);
     let text = m.try_encode_text().unwrap();
     assert_eq!(sample(&text, "newmedia_sfu_connections"), 4.0);
-    assert_eq!(sample(&text, "newmedia_sfu_queue_depth_datagrams"), 17.0);
+    assert_eq!(sample(&text, "newmedia_sfu_queue_depth_bytes"), 17.0);
     assert_eq!(sample(&text, "newmedia_sfu_datagrams_in_total"), 1000.0);
     assert_eq!(sample(&text, "newmedia_sfu_bytes_in_total"), 1_100_000.0);
     assert_eq!(sample(&text, "newmedia_sfu_datagrams_out_total"), 50_000.0);

@@ -191,6 +191,23 @@ impl Node {
             .sum()
     }
 
+    /// Bytes waiting in the connections' datagram send buffers (the per-subscriber queues).
+    pub fn queued_bytes(&self) -> usize {
+        self.conferences
+            .iter()
+            .flat_map(|c| {
+                c.members
+                    .iter()
+                    .map(|m| {
+                        self.config
+                            .datagram_send_buffer
+                            .saturating_sub(m.conn.datagram_send_buffer_space())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
     /// Closes every connection with `code` (drain deadline, shutdown).
     pub fn close_all(&self, code: quinn::VarInt, reason: &[u8]) {
         for conference in self.conferences.iter() {

@@ -144,8 +144,8 @@ pub struct SfuMetrics {
     pub conferences: IntGauge,
     /// `newmedia_sfu_subscriptions`: (subscriber, encoding) pairs being forwarded.
     pub subscriptions: IntGauge,
-    /// `newmedia_sfu_queue_depth_datagrams`: datagrams waiting in subscriber queues, summed.
-    pub queue_depth_datagrams: IntGauge,
+    /// `newmedia_sfu_queue_depth_bytes`: bytes waiting in subscribers' datagram send buffers, summed.
+    pub queue_depth_bytes: IntGauge,
     /// `newmedia_sfu_datagrams_in_total`: datagrams received from endpoints.
     pub datagrams_in_total: IntCounter,
     /// `newmedia_sfu_bytes_in_total`: datagram payload bytes received.
@@ -269,10 +269,10 @@ impl SfuMetrics {
                 "newmedia_sfu_subscriptions",
                 "Subscriber-encoding pairs being forwarded.",
             )?,
-            queue_depth_datagrams: gauge(
+            queue_depth_bytes: gauge(
                 r,
-                "newmedia_sfu_queue_depth_datagrams",
-                "Datagrams waiting in subscriber queues, summed over subscribers.",
+                "newmedia_sfu_queue_depth_bytes",
+                "Bytes waiting in subscribers' datagram send buffers, summed over connections.",
             )?,
             datagrams_in_total: counter(
                 r,
