@@ -212,6 +212,11 @@ async fn main() {
         stats.keyframe_requests.load(Relaxed),
         stats.layer_switches.load(Relaxed),
     );
+    // Hang up, then drain: the SFU stops as soon as the last connection is gone.
+    publisher.conn.close(0u32.into(), b"bye");
+    for sub in &subscribers {
+        sub.conn.close(0u32.into(), b"bye");
+    }
     sfu.drain().await;
 }
 
