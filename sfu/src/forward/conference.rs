@@ -163,16 +163,7 @@ impl Conference {
         let Some(switch) = &sub.simulcast else {
             return routes.first().map(|r| r.geid);
         };
-        let choices: Vec<EncodingInfo> = routes
-            .iter()
-            .map(|r| {
-                EncodingInfo::from_publication(
-                    &r.publication,
-                    r.publisher.conference_id,
-                    r.publisher.endpoint_id,
-                )
-            })
-            .collect();
+        let choices = encoding_choices(routes);
         let target = simulcast::choose(&choices, &sub.constraints(), available_bitrate)?;
         let pending = {
             let mut switch = lock(switch);
@@ -200,16 +191,7 @@ impl Conference {
             .iter()
             .filter_map(|g| self.routes.get(g).map(|r| r.clone()))
             .collect();
-        let choices: Vec<EncodingInfo> = routes
-            .iter()
-            .map(|r| {
-                EncodingInfo::from_publication(
-                    &r.publication,
-                    r.publisher.conference_id,
-                    r.publisher.endpoint_id,
-                )
-            })
-            .collect();
+        let choices = encoding_choices(&routes);
         let pending = {
             let mut switch = lock(switch);
             let Some(current) = switch.target() else {
@@ -283,6 +265,20 @@ impl Conference {
             lock(&self.speakers).remove(member.endpoint_id);
         }
     }
+}
+
+/// A source's routes as simulcast choices.
+fn encoding_choices(routes: &[Arc<Route>]) -> Vec<EncodingInfo> {
+    routes
+        .iter()
+        .map(|r| {
+            EncodingInfo::from_publication(
+                &r.publication,
+                r.publisher.conference_id,
+                r.publisher.endpoint_id,
+            )
+        })
+        .collect()
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every critical

@@ -173,14 +173,26 @@ fn subscribe(conference: &Conference, member: &Arc<Member>, s: Subscribe) {
     }
 }
 
-fn retransmit(node: &Node, conference: &Conference, member: &Member, r: &RetransmissionRequest) {
-    let Some(route) = conference.routes.get(&r.encoding).map(|r| r.clone()) else {
+/// The route of `encoding`, or an `unknown_encoding` Error to the client.
+fn route_or_error(
+    conference: &Conference,
+    member: &Member,
+    encoding: newmedia_proto::ids::GlobalEncodingId,
+) -> Option<Arc<super::route::Route>> {
+    let route = conference.routes.get(&encoding).map(|r| r.clone());
+    if route.is_none() {
         error(
             member,
             None,
             ErrorCode::UNKNOWN_ENCODING,
             "no such encoding here",
         );
+    }
+    route
+}
+
+fn retransmit(node: &Node, conference: &Conference, member: &Member, r: &RetransmissionRequest) {
+    let Some(route) = route_or_error(conference, member, r.encoding) else {
         return;
     };
     let mut served = 0;
@@ -193,13 +205,7 @@ fn retransmit(node: &Node, conference: &Conference, member: &Member, r: &Retrans
 }
 
 fn max_rate(conference: &Conference, member: &Member, r: MaxRateRequest) {
-    let Some(route) = conference.routes.get(&r.encoding).map(|r| r.clone()) else {
-        error(
-            member,
-            None,
-            ErrorCode::UNKNOWN_ENCODING,
-            "no such encoding here",
-        );
+    let Some(route) = route_or_error(conference, member, r.encoding) else {
         return;
     };
     if let Some(highest) = route.set_max_rate(member.endpoint_id, r.max_bitrate) {
