@@ -1,0 +1,1 @@
+//! Codec helpers (draft §5.5): the mandatory codecs' framing, and G.711 itself.

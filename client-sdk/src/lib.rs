@@ -1,0 +1,14 @@
+//! # newmedia-client
+//!
+//! The client SDK conference apps embed (draft §6): control APIs, transport, publishing and
+//! subscribing. This crate is being built up; what is here today:
+//!
+//! - [`codec`]: codec helpers that turn real bitstreams into frames the SDK can publish, and
+//!   the G.711 codec (draft §5.5).
+//!
+//! What it does not do: capture or render media, or encode and decode video (apps bring their
+//! encoder; the SDK packetizes, protects and transports what it produces).
+
+#![forbid(unsafe_code)]
+
+pub mod codec;
