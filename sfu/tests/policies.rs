@@ -200,3 +200,44 @@ async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
         t.await.unwrap();
     }
 }
+
+async fn send_max_rate(peer: &mut Peer, encoding: GlobalEncodingId, max_bitrate: u64) {
+    let request = newmedia_proto::control::MaxRateRequest {
+        encoding,
+        max_bitrate,
+    };
+    peer.send(ControlMessage::MaxRateRequest(request)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_rate_requests_reach_the_publisher_as_the_highest_usable_rate() {
+    let sfu = start().await;
+    let v = video(1, 1, 1280, 720, 2_000_000);
+    let mut publisher = join(&sfu, 70, 1, vec![v.clone()]).await;
+    let geid = publisher.geid(&v);
+    let mut viewers = Vec::new();
+    for ep in [2, 3] {
+        let mut viewer = join(&sfu, 70, ep, vec![]).await;
+        viewer
+            .send(ControlMessage::Subscribe(Subscribe {
+                request_id: 1,
+                target: SubscribeTarget::Encoding(geid),
+                max_layer: None,
+            }))
+            .await;
+        result(&mut viewer).await;
+        viewers.push(viewer);
+    }
+    let asked = |m| match m {
+        ControlMessage::MaxRateRequest(r) => Some(r.max_bitrate),
+        _ => None,
+    };
+    send_max_rate(&mut viewers[0], geid, 300_000).await;
+    assert_eq!(publisher.expect_control("max rate", asked).await, 300_000);
+    // A second viewer that can use more raises the request; one that can use less does not
+    // lower it below what the first can use.
+    send_max_rate(&mut viewers[1], geid, 1_200_000).await;
+    assert_eq!(publisher.expect_control("max rate", asked).await, 1_200_000);
+    send_max_rate(&mut viewers[1], geid, 100_000).await;
+    assert_eq!(publisher.expect_control("max rate", asked).await, 300_000);
+}
