@@ -114,6 +114,17 @@ async fn simulcast_switches_only_at_reference_frames() {
     .await;
 }
 
+/// What the listener hears now (after whatever was in flight) comes from `geid` alone.
+async fn assert_hears_only(listener: &Peer, geid: GlobalEncodingId) {
+    listener.drain_datagrams(Duration::from_millis(50)).await;
+    let heard = listener.drain_datagrams(Duration::from_millis(200)).await;
+    assert!(!heard.is_empty());
+    for d in &heard {
+        let view = newmedia_proto::rtp3::HeaderView::parse(d).unwrap();
+        assert_eq!(view.global_encoding_id(), geid);
+    }
+}
+
 /// Sends audio at 50 messages/s with whatever level `level` holds, until `stop`.
 fn talk(
     peer: &Peer,
@@ -171,29 +182,13 @@ async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
     let first = listener.expect_control("Alice active", speakers(1)).await;
     assert_eq!(first.speakers.len(), 1, "top 1 only");
     // Only Alice's audio reaches the listener now.
-    listener.drain_datagrams(Duration::from_millis(50)).await;
-    let heard = listener.drain_datagrams(Duration::from_millis(200)).await;
-    assert!(!heard.is_empty());
-    assert!(heard.iter().all(|d| {
-        newmedia_proto::rtp3::HeaderView::parse(d)
-            .unwrap()
-            .global_encoding_id()
-            == a
-    }));
+    assert_hears_only(&listener, a).await;
 
     // Bob starts talking and Alice stops: after the hysteresis Bob takes over.
     alice_level.store(0, Relaxed);
     bob_level.store(95, Relaxed);
     listener.expect_control("Bob active", speakers(2)).await;
-    listener.drain_datagrams(Duration::from_millis(50)).await;
-    let heard = listener.drain_datagrams(Duration::from_millis(200)).await;
-    assert!(!heard.is_empty());
-    assert!(heard.iter().all(|d| {
-        newmedia_proto::rtp3::HeaderView::parse(d)
-            .unwrap()
-            .global_encoding_id()
-            == b
-    }));
+    assert_hears_only(&listener, b).await;
     assert!(sfu.node.stats.speaker_switches.load(Relaxed) >= 2);
     stop.store(true, Relaxed);
     for t in tasks {
