@@ -213,6 +213,24 @@ impl Conference {
         true
     }
 
+    /// Lowers or raises the layer cap of a single-encoding subscription after the path
+    /// estimator stepped. Returns whether it changed.
+    pub(crate) fn step_layer(&self, sub: &Subscription, up: bool) -> bool {
+        let highest = lock(&sub.attached)
+            .iter()
+            .filter_map(|g| self.routes.get(g).map(|r| r.highest_layer()))
+            .max()
+            .unwrap_or(0);
+        match crate::policy::layers::step_cap(sub.requested_layer(), sub.layer_cap(), highest, up) {
+            Some(cap) => {
+                sub.set_layer_cap(cap);
+                self.stats.layer_switches.fetch_add(1, Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sends an intra-frame request for `geid` to its publisher, at most once per the
     /// limiter's interval whatever the number of viewers asking.
     pub(crate) fn request_keyframe(&self, geid: GlobalEncodingId, now: Instant) -> bool {

@@ -52,14 +52,15 @@ pub(crate) async fn run(
         if decision.step == Step::Hold {
             continue;
         }
-        let subs: Vec<_> = lock(&member.subscriptions)
-            .values()
-            .filter(|s| s.simulcast.is_some())
-            .cloned()
-            .collect();
+        let subs: Vec<_> = lock(&member.subscriptions).values().cloned().collect();
+        let up = decision.step == Step::Up;
         let mut moved = false;
         for sub in subs {
-            moved |= conference.step_encoding(&sub, decision.step == Step::Up, now);
+            moved |= if sub.simulcast.is_some() {
+                conference.step_encoding(&sub, up, now)
+            } else {
+                conference.step_layer(&sub, up)
+            };
         }
         if decision.step == Step::Up && !moved {
             // Already at the top everywhere: not a failed probe.

@@ -11,7 +11,7 @@ use newmedia_proto::grant::{MediaKind, Publication};
 use newmedia_proto::ids::GlobalEncodingId;
 use newmedia_proto::rtp3::HeaderView;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -36,6 +36,8 @@ pub(crate) struct Route {
     pub(crate) cache: Mutex<EncodingCache<Bytes>>,
     /// The DSCP the publisher last asked for (draft §5: applies to later messages too).
     dscp: AtomicU8,
+    /// The highest layer ID seen on this encoding (0 for a single-layer encoding).
+    highest_layer: AtomicU64,
     /// Max-rate requests of this encoding's subscribers (endpoint -> bit/s), and the
     /// aggregate last sent to the publisher (control path).
     max_rates: Mutex<(HashMap<u64, u64>, Option<u64>)>,
@@ -56,6 +58,7 @@ impl Route {
             subscribers: ArcSwap::from_pointee(Vec::new()),
             cache: Mutex::new(cache),
             dscp: AtomicU8::new(NO_DSCP),
+            highest_layer: AtomicU64::new(0),
             max_rates: Mutex::new((HashMap::new(), None)),
         }
     }
@@ -94,6 +97,11 @@ impl Route {
             datagram.clone(),
             now,
         );
+        if let Some(layer) = view.layer_id()
+            && layer > self.highest_layer.load(Relaxed)
+        {
+            self.highest_layer.store(layer, Relaxed);
+        }
         let speaker_gate = !self.is_audio() || self.publisher.speaking.load(Relaxed);
         let reference = view.is_reference_frame();
         let subscribers = self.subscribers.load();
@@ -105,6 +113,11 @@ impl Route {
         // Report a DSCP change to the caller, which updates the subscribers' egress marking.
         let dscp = view.dscp()?;
         (self.dscp.swap(dscp, Relaxed) != dscp).then_some(dscp)
+    }
+
+    /// The highest layer ID seen on this encoding so far.
+    pub(crate) fn highest_layer(&self) -> u64 {
+        self.highest_layer.load(Relaxed)
     }
 
     /// The DSCP the publisher asked for, if any.

@@ -41,8 +41,10 @@ pub(crate) struct Subscription {
     pub(crate) target: Target,
     /// Limits on the encoding chosen (a re-subscribe with the same request ID updates them).
     pub(crate) constraints: Mutex<newmedia_proto::control::Constraints>,
-    /// Highest layer ID forwarded ([`ALL_LAYERS`] = all).
+    /// Highest layer ID the subscriber asked for ([`ALL_LAYERS`] = all).
     max_layer: AtomicU64,
+    /// Highest layer ID its path carries, set by the bandwidth policy ([`ALL_LAYERS`] = no cap).
+    layer_cap: AtomicU64,
     /// For source and active-speaker subscriptions: which of the source's encodings flows.
     pub(crate) simulcast: Option<Mutex<SimulcastSwitch>>,
     /// The routes this subscription is attached to (control path only).
@@ -67,6 +69,7 @@ impl Subscription {
             target,
             constraints: Mutex::new(constraints),
             max_layer: AtomicU64::new(max_layer.unwrap_or(ALL_LAYERS)),
+            layer_cap: AtomicU64::new(ALL_LAYERS),
             simulcast,
             attached: Mutex::new(Vec::new()),
         }
@@ -83,9 +86,30 @@ impl Subscription {
         *lock(&self.constraints)
     }
 
-    /// The layer limit.
-    pub(crate) fn max_layer(&self) -> Option<u64> {
+    /// The layer the subscriber asked for.
+    pub(crate) fn requested_layer(&self) -> Option<u64> {
         Some(self.max_layer.load(Relaxed)).filter(|l| *l != ALL_LAYERS)
+    }
+
+    /// The bandwidth cap on the layer.
+    pub(crate) fn layer_cap(&self) -> Option<u64> {
+        Some(self.layer_cap.load(Relaxed)).filter(|l| *l != ALL_LAYERS)
+    }
+
+    /// Sets or lifts (`None`) the bandwidth cap on the layer.
+    pub(crate) fn set_layer_cap(&self, cap: Option<u64>) {
+        self.layer_cap.store(cap.unwrap_or(ALL_LAYERS), Relaxed);
+    }
+
+    /// The highest layer forwarded: the lower of request and cap.
+    #[inline]
+    pub(crate) fn max_layer(&self) -> Option<u64> {
+        Some(
+            self.max_layer
+                .load(Relaxed)
+                .min(self.layer_cap.load(Relaxed)),
+        )
+        .filter(|l| *l != ALL_LAYERS)
     }
 
     /// Whether this message goes to the subscriber. `speaker_gate` is false for an audio

@@ -21,6 +21,28 @@ pub fn layer_allowed(layer: Option<u64>, max_layer: Option<u64>) -> bool {
     }
 }
 
+/// The bandwidth cap after the path estimator stepped, for a subscriber that asked for
+/// `requested` (`None`: all), is capped at `cap` (`None`: no cap), on an encoding whose
+/// highest layer seen so far is `highest_seen`. Down: one layer below what flows now, never
+/// below the base layer. Up: one layer more, and no cap at all once that reaches everything
+/// the subscriber asked for or the encoding has. `None` when nothing can change.
+pub fn step_cap(
+    requested: Option<u64>,
+    cap: Option<u64>,
+    highest_seen: u64,
+    up: bool,
+) -> Option<Option<u64>> {
+    let flowing = LayerFilter { requested, cap }
+        .max_layer()
+        .map_or(highest_seen, |m| m.min(highest_seen));
+    if !up {
+        return flowing.checked_sub(1).map(Some);
+    }
+    let next = cap?.saturating_add(1);
+    let ceiling = requested.map_or(highest_seen, |r| r.min(highest_seen));
+    Some((next < ceiling).then_some(next))
+}
+
 /// One subscriber's layer target: the layer it asked for, capped by what its path carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LayerFilter {
@@ -77,6 +99,23 @@ impl LayerFilter {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn cap_steps_down_one_layer_at_a_time_and_lifts_at_the_top() {
+        // Three layers seen (0..=2), nothing asked, no cap: down to 1, then 0, then no more.
+        assert_eq!(step_cap(None, None, 2, false), Some(Some(1)));
+        assert_eq!(step_cap(None, Some(1), 2, false), Some(Some(0)));
+        assert_eq!(step_cap(None, Some(0), 2, false), None);
+        // Up: 0 -> 1, then 1 -> lifted (2 is everything there is).
+        assert_eq!(step_cap(None, Some(0), 2, true), Some(Some(1)));
+        assert_eq!(step_cap(None, Some(1), 2, true), Some(None));
+        assert_eq!(step_cap(None, None, 2, true), None, "nothing to lift");
+        // A subscriber that asked for layer 1 steps down from 1, and lifts at 1.
+        assert_eq!(step_cap(Some(1), None, 2, false), Some(Some(0)));
+        assert_eq!(step_cap(Some(1), Some(0), 2, true), Some(None));
+        // A single-layer encoding cannot step.
+        assert_eq!(step_cap(None, None, 0, false), None);
+    }
 
     #[test]
     fn no_target_forwards_everything() {
