@@ -5,6 +5,8 @@
 //!
 //! - [`codec`]: codec helpers that turn real bitstreams into frames the SDK can publish, and
 //!   the G.711 codec (draft §5.5).
+//! - [`media`]: frames to sealed RTP3 messages and back: the packetizer and the reassembler
+//!   (draft §5).
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).
@@ -12,3 +14,4 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod media;
