@@ -7,6 +7,8 @@
 //!   the G.711 codec (draft §5.5).
 //! - [`control`]: the control API data model (draft §6): capabilities, the advertisement made
 //!   from them, and applying a proposal whole or rejecting it whole.
+//! - [`media`]: frames to sealed RTP3 messages and back: the packetizer and the reassembler
+//!   (draft §5).
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).
@@ -15,3 +17,4 @@
 
 pub mod codec;
 pub mod control;
+pub mod media;
