@@ -341,6 +341,24 @@ fn send_target(c: &Candidate) -> Result<SendTarget, RejectReason> {
     })
 }
 
+/// The codec a stream names, looked up among its source's or sink's codecs.
+fn stream_codec<'c>(
+    s: &Stream,
+    side: MediaSide,
+    id: u64,
+    find: impl FnOnce(&str) -> Option<&'c CodecCapability>,
+) -> Result<&'c CodecCapability, RejectReason> {
+    let name = s
+        .codec_name
+        .as_deref()
+        .ok_or(RejectReason::Missing("codecName"))?;
+    find(name).ok_or_else(|| RejectReason::CodecNotSupported {
+        codec: name.to_owned(),
+        side,
+        id,
+    })
+}
+
 fn send_stream(
     s: &Stream,
     caps: &Capabilities,
@@ -350,17 +368,7 @@ fn send_stream(
     let source = caps
         .find_source(source_id)
         .ok_or(RejectReason::UnknownSource(source_id))?;
-    let name = s
-        .codec_name
-        .as_deref()
-        .ok_or(RejectReason::Missing("codecName"))?;
-    let codec = source
-        .codec(name)
-        .ok_or_else(|| RejectReason::CodecNotSupported {
-            codec: name.to_owned(),
-            side: MediaSide::Source,
-            id: source_id,
-        })?;
+    let codec = stream_codec(s, MediaSide::Source, source_id, |n| source.codec(n))?;
     let (aead, limits, secret) = common(s, codec, MediaSide::Source, caps, secrets)?;
     Ok(AppliedSendStream {
         global_encoding_id: s.global_encoding_id().ok_or(RejectReason::Missing(
@@ -390,17 +398,7 @@ fn receive_stream(
     let sink = caps
         .find_sink(sink_id)
         .ok_or(RejectReason::UnknownSink(sink_id))?;
-    let name = s
-        .codec_name
-        .as_deref()
-        .ok_or(RejectReason::Missing("codecName"))?;
-    let codec = sink
-        .codec(name)
-        .ok_or_else(|| RejectReason::CodecNotSupported {
-            codec: name.to_owned(),
-            side: MediaSide::Sink,
-            id: sink_id,
-        })?;
+    let codec = stream_codec(s, MediaSide::Sink, sink_id, |n| sink.codec(n))?;
     let (aead, limits, secret) = common(s, codec, MediaSide::Sink, caps, secrets)?;
     Ok(AppliedReceiveStream {
         sink_id,
