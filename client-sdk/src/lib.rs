@@ -17,4 +17,6 @@
 
 pub mod codec;
 pub mod control;
+pub mod identity;
 pub mod media;
+pub mod tls;
