@@ -15,8 +15,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod codec;
 pub mod control;
 pub mod identity;
 pub mod media;
 pub mod tls;
+pub mod transport;

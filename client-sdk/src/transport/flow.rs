@@ -1,0 +1,631 @@
+//! A flow (draft §2: "a logical transport between two computers"): one QUIC connection from a
+//! [`ClientEndpoint`] to an SFU, carrying media as datagrams, reliable data on unidirectional
+//! streams (docs/contracts.md §1) and the control stream (PROTOCOL.md §9).
+//!
+//! The flow runs three tasks while the connection lives: a datagram reader, a reader of the
+//! SFU's unidirectional streams, and the control reader. Each inbound RTP3 message is routed by
+//! its GlobalEncodingID to whoever registered for it ([`Flow::route_datagrams`],
+//! [`Flow::route_stream_messages`]); control messages go to the subscription or publisher they
+//! concern, or to [`Flow::events`]. Routing tables are copy-on-write snapshots read with one
+//! atomic load per datagram; an unrouted or backed-up message is dropped and counted, never
+//! waited for, so one slow consumer cannot stall the connection.
+
+use super::TransportError;
+use super::endpoint::ClientEndpoint;
+use crate::identity::Fingerprint;
+use crate::tls::peer_fingerprint;
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use newmedia_proto::control::{
+    ActiveSpeakers, ControlError, ControlMessage, ControlReader, Decoded, ErrorMessage, Hello,
+    IntraFrameRequest, MaxRateRequest, RetransmissionRequest, SubscribeResult,
+};
+use newmedia_proto::ids::GlobalEncodingId;
+use newmedia_proto::rtp3::HeaderView;
+use newmedia_proto::varint;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::sync::{Mutex, broadcast, mpsc, watch};
+
+/// Kind byte of a reliable, ordered data stream (docs/contracts.md §1).
+pub const STREAM_KIND_ORDERED: u8 = 0x10;
+/// Kind byte of a single-message data stream.
+pub const STREAM_KIND_SINGLE: u8 = 0x11;
+/// Largest message on a data stream.
+pub const MAX_STREAM_MESSAGE: usize = 65_536;
+
+/// Per-flow options.
+#[derive(Debug, Clone, Default)]
+pub struct FlowOptions {
+    /// Total bandwidth the flow may use for sending, bit/s (draft §6.3); `None` = what QUIC's
+    /// congestion control allows.
+    pub max_bandwidth: Option<u64>,
+}
+
+/// The state of a flow (draft §6.6 "connectivity state").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectivityState {
+    /// Connected and admitted.
+    Connected,
+    /// Closed; the reason as quinn or the SFU gave it.
+    Closed(String),
+}
+
+/// A control message for one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriptionEvent {
+    /// Which encoding the subscription delivers now.
+    Result(SubscribeResult),
+    /// The SFU refused or ended the subscription.
+    Error(ErrorMessage),
+}
+
+/// A request from the SFU to the publisher of an encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublisherRequest {
+    /// Encode the next frame as an intra frame (draft §6.4).
+    IntraFrame,
+    /// Keep the encoding at or below this bitrate, bit/s (draft §5.2).
+    MaxRate(u64),
+    /// Resend these messages (the SFU's cache did not have them).
+    Retransmission(RetransmissionRequest),
+}
+
+/// Control messages no subscription or publisher took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowEvent {
+    /// An Error without a request ID, or for a request nobody watches.
+    Error(ErrorMessage),
+    /// A frame of a control message type this SDK does not know (skipped).
+    Unknown {
+        /// The frame type.
+        kind: u64,
+    },
+    /// A control frame that did not decode (the stream goes on).
+    Malformed(String),
+}
+
+/// The transport 5-tuple in use (draft §6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FiveTuple {
+    /// Our address (the IP the OS picked when the socket is bound to a wildcard).
+    pub local: SocketAddr,
+    /// The far side's address.
+    pub remote: SocketAddr,
+    /// Always `"udp"` (QUIC).
+    pub protocol: &'static str,
+}
+
+/// Flow metrics (draft §6.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowMetrics {
+    /// Connectivity state.
+    pub state: ConnectivityState,
+    /// UDP payload bits sent on this flow.
+    pub bits_sent: u64,
+    /// UDP payload bits received.
+    pub bits_received: u64,
+    /// QUIC packets sent.
+    pub packets_sent: u64,
+    /// QUIC packets declared lost.
+    pub packets_lost: u64,
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+    /// SHA-256 fingerprint of the far side's certificate.
+    pub far_fingerprint: Option<Fingerprint>,
+    /// The 5-tuple in use now.
+    pub five_tuple: FiveTuple,
+    /// Largest datagram payload the path takes now.
+    pub max_datagram: Option<usize>,
+    /// Datagrams received and routed to a consumer.
+    pub datagrams_routed: u64,
+    /// Datagrams received for no registered encoding, or whose consumer was full.
+    pub datagrams_dropped: u64,
+}
+
+type Routes = ArcSwap<HashMap<GlobalEncodingId, mpsc::Sender<Bytes>>>;
+
+#[derive(Debug, Default)]
+struct Counters {
+    routed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    endpoint: ClientEndpoint,
+    conn: quinn::Connection,
+    sfu_hello: Hello,
+    control: Mutex<quinn::SendStream>,
+    datagram_routes: Routes,
+    stream_routes: Routes,
+    subscriptions: std::sync::Mutex<HashMap<u64, mpsc::Sender<SubscriptionEvent>>>,
+    publishers: std::sync::Mutex<HashMap<GlobalEncodingId, mpsc::Sender<PublisherRequest>>>,
+    speakers: watch::Sender<Option<ActiveSpeakers>>,
+    events: broadcast::Sender<FlowEvent>,
+    counters: Counters,
+    options: FlowOptions,
+}
+
+/// An admitted QUIC connection to an SFU. Cheap to clone (shared); the connection closes when
+/// [`Flow::close`] is called or the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    shared: Arc<Shared>,
+}
+
+fn route_insert(routes: &Routes, geid: GlobalEncodingId, to: Option<mpsc::Sender<Bytes>>) {
+    routes.rcu(|current| {
+        let mut next = HashMap::clone(current);
+        match &to {
+            Some(tx) => {
+                next.insert(geid, tx.clone());
+            }
+            None => {
+                next.remove(&geid);
+            }
+        }
+        next
+    });
+}
+
+impl Flow {
+    /// Runs the Hello exchange on a fresh connection and starts the flow's tasks.
+    pub(crate) async fn establish(
+        endpoint: ClientEndpoint,
+        conn: quinn::Connection,
+        pin: Fingerprint,
+        hello: Hello,
+        options: FlowOptions,
+    ) -> Result<Self, TransportError> {
+        if peer_fingerprint(&conn) != Some(pin) {
+            // The verifier already refused other certificates; this guards the contract.
+            conn.close(3u32.into(), b"fingerprint");
+            return Err(TransportError::Refused(
+                "server fingerprint mismatch".into(),
+            ));
+        }
+        let (mut send, mut recv) = conn.open_bi().await?;
+        send.write_all(&ControlMessage::Hello(hello).to_vec()?)
+            .await?;
+        let mut reader = ControlReader::new();
+        let mut buf = vec![0u8; 4096];
+        let sfu_hello = loop {
+            match reader.next_message() {
+                Ok(Some(Decoded::Message(ControlMessage::Hello(h)))) => break h,
+                Ok(Some(Decoded::Message(ControlMessage::Error(e)))) => {
+                    return Err(TransportError::Refused(e.text));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let n = recv
+                        .read(&mut buf)
+                        .await?
+                        .ok_or_else(|| refused_reason(&conn))?;
+                    reader.push(buf.get(..n).unwrap_or_default());
+                }
+                Err(ControlError::HelloNotFirst { .. }) => return Err(refused_reason(&conn)),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let (speakers, _) = watch::channel(None);
+        let (events, _) = broadcast::channel(256);
+        let shared = Arc::new(Shared {
+            endpoint,
+            conn,
+            sfu_hello,
+            control: Mutex::new(send),
+            datagram_routes: ArcSwap::default(),
+            stream_routes: ArcSwap::default(),
+            subscriptions: std::sync::Mutex::default(),
+            publishers: std::sync::Mutex::default(),
+            speakers,
+            events,
+            counters: Counters::default(),
+            options,
+        });
+        tokio::spawn(read_datagrams(Arc::downgrade(&shared), shared.conn.clone()));
+        tokio::spawn(accept_streams(Arc::downgrade(&shared), shared.conn.clone()));
+        tokio::spawn(read_control(Arc::downgrade(&shared), recv, reader));
+        Ok(Self { shared })
+    }
+
+    /// The endpoint ID the SFU admitted us as.
+    pub fn endpoint_id(&self) -> u64 {
+        self.shared.sfu_hello.endpoint_id
+    }
+
+    /// The SFU's Hello (its capabilities).
+    pub fn sfu_hello(&self) -> &Hello {
+        &self.shared.sfu_hello
+    }
+
+    /// The endpoint this flow runs on.
+    pub fn endpoint(&self) -> &ClientEndpoint {
+        &self.shared.endpoint
+    }
+
+    /// The options the flow was opened with.
+    pub fn options(&self) -> &FlowOptions {
+        &self.shared.options
+    }
+
+    /// The underlying QUIC connection (for statistics and advanced use).
+    pub fn connection(&self) -> &quinn::Connection {
+        &self.shared.conn
+    }
+
+    /// Largest datagram the path takes now (`None` if the SFU does not take datagrams).
+    pub fn max_datagram_size(&self) -> Option<usize> {
+        self.shared.conn.max_datagram_size()
+    }
+
+    /// Sends one RTP3 message as a datagram. When quinn's datagram buffer is full the oldest
+    /// queued datagram is dropped to make room (media prefers fresh data).
+    pub fn send_datagram(&self, datagram: Bytes) -> Result<(), TransportError> {
+        Ok(self.shared.conn.send_datagram(datagram)?)
+    }
+
+    /// Sends a control message to the SFU.
+    pub async fn send_control(&self, message: ControlMessage) -> Result<(), TransportError> {
+        let bytes = message.to_vec()?;
+        let mut send = self.shared.control.lock().await;
+        send.write_all(&bytes).await?;
+        Ok(())
+    }
+
+    /// Routes received datagrams of `geid` to `to` (replacing any earlier route). A datagram
+    /// that finds `to` full is dropped.
+    pub fn route_datagrams(&self, geid: GlobalEncodingId, to: mpsc::Sender<Bytes>) {
+        route_insert(&self.shared.datagram_routes, geid, Some(to));
+    }
+
+    /// Routes messages of `geid` that arrive on data streams to `to`. Reliable data waits
+    /// for `to` (QUIC flow control then slows the SFU down) rather than being dropped.
+    pub fn route_stream_messages(&self, geid: GlobalEncodingId, to: mpsc::Sender<Bytes>) {
+        route_insert(&self.shared.stream_routes, geid, Some(to));
+    }
+
+    /// Removes both routes of `geid`.
+    pub fn unroute(&self, geid: GlobalEncodingId) {
+        route_insert(&self.shared.datagram_routes, geid, None);
+        route_insert(&self.shared.stream_routes, geid, None);
+    }
+
+    /// Sends SubscribeResult and Error messages for `request_id` to `to`.
+    pub fn watch_subscription(&self, request_id: u64, to: mpsc::Sender<SubscriptionEvent>) {
+        if let Ok(mut s) = self.shared.subscriptions.lock() {
+            s.insert(request_id, to);
+        }
+    }
+
+    /// Stops watching `request_id`.
+    pub fn unwatch_subscription(&self, request_id: u64) {
+        if let Ok(mut s) = self.shared.subscriptions.lock() {
+            s.remove(&request_id);
+        }
+    }
+
+    /// Sends the SFU's requests for the publisher of `geid` to `to`.
+    pub fn watch_publisher(&self, geid: GlobalEncodingId, to: mpsc::Sender<PublisherRequest>) {
+        if let Ok(mut p) = self.shared.publishers.lock() {
+            p.insert(geid, to);
+        }
+    }
+
+    /// Stops watching `geid`'s publisher requests.
+    pub fn unwatch_publisher(&self, geid: GlobalEncodingId) {
+        if let Ok(mut p) = self.shared.publishers.lock() {
+            p.remove(&geid);
+        }
+    }
+
+    /// The conference's active speakers as the SFU last sent them.
+    pub fn active_speakers(&self) -> watch::Receiver<Option<ActiveSpeakers>> {
+        self.shared.speakers.subscribe()
+    }
+
+    /// Control messages that no subscription or publisher took.
+    pub fn events(&self) -> broadcast::Receiver<FlowEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Opens a reliable data stream to the SFU: ordered (one stream for many messages) or
+    /// single-message (the stream ends after one message).
+    pub async fn open_data_stream(&self, ordered: bool) -> Result<DataStream, TransportError> {
+        let mut send = self.shared.conn.open_uni().await?;
+        let kind = if ordered {
+            STREAM_KIND_ORDERED
+        } else {
+            STREAM_KIND_SINGLE
+        };
+        send.write_all(&[kind]).await?;
+        Ok(DataStream {
+            send,
+            ordered,
+            written: 0,
+        })
+    }
+
+    /// Flow metrics now (draft §6.6).
+    pub fn metrics(&self) -> FlowMetrics {
+        let conn = &self.shared.conn;
+        let stats = conn.stats();
+        let mut local = self
+            .shared
+            .endpoint
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        if let Some(ip) = conn.local_ip() {
+            local.set_ip(ip);
+        }
+        FlowMetrics {
+            state: match conn.close_reason() {
+                None => ConnectivityState::Connected,
+                Some(reason) => ConnectivityState::Closed(reason.to_string()),
+            },
+            bits_sent: stats.udp_tx.bytes.saturating_mul(8),
+            bits_received: stats.udp_rx.bytes.saturating_mul(8),
+            packets_sent: stats.path.sent_packets,
+            packets_lost: stats.path.lost_packets,
+            rtt: conn.rtt(),
+            far_fingerprint: peer_fingerprint(conn),
+            five_tuple: FiveTuple {
+                local,
+                remote: conn.remote_address(),
+                protocol: "udp",
+            },
+            max_datagram: conn.max_datagram_size(),
+            datagrams_routed: self.shared.counters.routed.load(Relaxed),
+            datagrams_dropped: self.shared.counters.dropped.load(Relaxed),
+        }
+    }
+
+    /// Closes the flow with application code 0.
+    pub fn close(&self) {
+        self.shared.conn.close(0u32.into(), b"bye");
+    }
+
+    /// Resolves when the flow has closed, with the reason.
+    pub async fn closed(&self) -> String {
+        self.shared.conn.closed().await.to_string()
+    }
+}
+
+fn refused_reason(conn: &quinn::Connection) -> TransportError {
+    match conn.close_reason() {
+        Some(reason) => TransportError::Refused(reason.to_string()),
+        None => TransportError::Refused("the SFU closed the control stream".into()),
+    }
+}
+
+/// A reliable data stream we write sealed RTP3 messages to.
+#[derive(Debug)]
+pub struct DataStream {
+    send: quinn::SendStream,
+    ordered: bool,
+    written: u64,
+}
+
+impl DataStream {
+    /// Writes one sealed RTP3 message (at most [`MAX_STREAM_MESSAGE`] bytes). On a
+    /// single-message stream, the stream ends after it.
+    pub async fn write_message(&mut self, message: &[u8]) -> Result<(), TransportError> {
+        if message.len() > MAX_STREAM_MESSAGE {
+            return Err(TransportError::MessageTooLarge(message.len()));
+        }
+        if !self.ordered && self.written > 0 {
+            return Err(TransportError::StreamFinished);
+        }
+        let mut frame = Vec::with_capacity(message.len() + 4);
+        varint::write(message.len() as u64, &mut frame)
+            .map_err(|_| TransportError::MessageTooLarge(message.len()))?;
+        frame.extend_from_slice(message);
+        self.send.write_all(&frame).await?;
+        self.written += 1;
+        if !self.ordered {
+            let _ = self.send.finish();
+        }
+        Ok(())
+    }
+
+    /// Ends the stream after what was written.
+    pub fn finish(&mut self) {
+        let _ = self.send.finish();
+    }
+}
+
+async fn read_datagrams(shared: std::sync::Weak<Shared>, conn: quinn::Connection) {
+    while let Ok(datagram) = conn.read_datagram().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Ok(view) = HeaderView::parse(&datagram) else {
+            shared.counters.dropped.fetch_add(1, Relaxed);
+            continue;
+        };
+        let geid = view.global_encoding_id();
+        let routes = shared.datagram_routes.load();
+        let delivered = routes
+            .get(&geid)
+            .is_some_and(|to| to.try_send(datagram.clone()).is_ok());
+        let counter = if delivered {
+            &shared.counters.routed
+        } else {
+            &shared.counters.dropped
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+async fn accept_streams(shared: std::sync::Weak<Shared>, conn: quinn::Connection) {
+    while let Ok(recv) = conn.accept_uni().await {
+        tokio::spawn(read_data_stream(shared.clone(), recv));
+    }
+}
+
+/// Reads one data stream from the SFU: the kind byte, then `varint length | message` frames.
+/// A malformed stream is stopped; other streams carry on.
+async fn read_data_stream(shared: std::sync::Weak<Shared>, mut recv: quinn::RecvStream) {
+    let mut kind = [0u8; 1];
+    if recv.read_exact(&mut kind).await.is_err()
+        || !matches!(kind[0], STREAM_KIND_ORDERED | STREAM_KIND_SINGLE)
+    {
+        let _ = recv.stop(1u32.into());
+        return;
+    }
+    loop {
+        let Ok(Some(len)) = read_varint(&mut recv).await else {
+            return;
+        };
+        let Ok(len) = usize::try_from(len) else {
+            let _ = recv.stop(1u32.into());
+            return;
+        };
+        if len > MAX_STREAM_MESSAGE {
+            let _ = recv.stop(1u32.into());
+            return;
+        }
+        let mut message = vec![0u8; len];
+        if recv.read_exact(&mut message).await.is_err() {
+            return;
+        }
+        let message = Bytes::from(message);
+        let Some(s) = shared.upgrade() else {
+            return;
+        };
+        let Ok(view) = HeaderView::parse(&message) else {
+            s.counters.dropped.fetch_add(1, Relaxed);
+            continue;
+        };
+        let to = s
+            .stream_routes
+            .load()
+            .get(&view.global_encoding_id())
+            .cloned();
+        drop(s);
+        match to {
+            Some(to) if to.send(message).await.is_ok() => {}
+            _ => {
+                if let Some(s) = shared.upgrade() {
+                    s.counters.dropped.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Reads one QUIC varint from a stream; `Ok(None)` at a clean end of stream.
+async fn read_varint(recv: &mut quinn::RecvStream) -> Result<Option<u64>, ()> {
+    let mut first = [0u8; 1];
+    match recv.read(&mut first).await {
+        Ok(Some(1)) => {}
+        Ok(None) => return Ok(None),
+        _ => return Err(()),
+    }
+    let len = 1usize << (first[0] >> 6);
+    let mut buf = [0u8; 8];
+    buf[0] = first[0];
+    if len > 1 {
+        let rest = buf.get_mut(1..len).ok_or(())?;
+        recv.read_exact(rest).await.map_err(|_| ())?;
+    }
+    varint::read(buf.get(..len).ok_or(())?)
+        .map(|(v, _)| Some(v))
+        .map_err(|_| ())
+}
+
+async fn read_control(
+    shared: std::sync::Weak<Shared>,
+    mut recv: quinn::RecvStream,
+    mut reader: ControlReader,
+) {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        loop {
+            let decoded = reader.next_message();
+            let Some(s) = shared.upgrade() else {
+                return;
+            };
+            match decoded {
+                Ok(Some(Decoded::Message(m))) => dispatch_control(&s, m),
+                Ok(Some(Decoded::Unknown { kind })) => {
+                    let _ = s.events.send(FlowEvent::Unknown { kind });
+                }
+                Ok(None) => break,
+                Err(e) if e.is_fatal() => {
+                    s.conn.close(3u32.into(), b"control framing");
+                    return;
+                }
+                Err(e) => {
+                    let _ = s.events.send(FlowEvent::Malformed(e.to_string()));
+                }
+            }
+        }
+        match recv.read(&mut buf).await {
+            Ok(Some(n)) => reader.push(buf.get(..n).unwrap_or_default()),
+            _ => return,
+        }
+    }
+}
+
+fn dispatch_control(s: &Shared, message: ControlMessage) {
+    match message {
+        ControlMessage::SubscribeResult(r) => {
+            to_subscription(s, r.request_id, SubscriptionEvent::Result(r));
+        }
+        ControlMessage::Error(e) => match e.request_id {
+            Some(id) if has_subscription(s, id) => {
+                to_subscription(s, id, SubscriptionEvent::Error(e));
+            }
+            _ => {
+                let _ = s.events.send(FlowEvent::Error(e));
+            }
+        },
+        ControlMessage::ActiveSpeakers(a) => {
+            s.speakers.send_replace(Some(a));
+        }
+        ControlMessage::IntraFrameRequest(IntraFrameRequest { encoding }) => {
+            to_publisher(s, encoding, PublisherRequest::IntraFrame);
+        }
+        ControlMessage::MaxRateRequest(MaxRateRequest {
+            encoding,
+            max_bitrate,
+        }) => to_publisher(s, encoding, PublisherRequest::MaxRate(max_bitrate)),
+        ControlMessage::RetransmissionRequest(r) => {
+            to_publisher(s, r.encoding, PublisherRequest::Retransmission(r));
+        }
+        // A second Hello, or messages only clients send: ignore.
+        ControlMessage::Hello(_)
+        | ControlMessage::Subscribe(_)
+        | ControlMessage::Unsubscribe(_)
+        | ControlMessage::ReceiverReport(_) => {}
+    }
+}
+
+fn has_subscription(s: &Shared, request_id: u64) -> bool {
+    s.subscriptions
+        .lock()
+        .is_ok_and(|m| m.contains_key(&request_id))
+}
+
+fn to_subscription(s: &Shared, request_id: u64, event: SubscriptionEvent) {
+    let tx = s
+        .subscriptions
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&request_id).cloned());
+    if let Some(tx) = tx {
+        let _ = tx.try_send(event);
+    }
+}
+
+fn to_publisher(s: &Shared, geid: GlobalEncodingId, request: PublisherRequest) {
+    let tx = s.publishers.lock().ok().and_then(|m| m.get(&geid).cloned());
+    if let Some(tx) = tx {
+        let _ = tx.try_send(request);
+    }
+}
