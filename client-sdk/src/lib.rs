@@ -15,10 +15,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod control;
 pub mod identity;
 pub mod media;
+pub mod session;
 pub mod tls;
 pub mod transport;

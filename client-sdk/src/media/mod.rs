@@ -340,7 +340,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(seen, [true, false, false, true, false, false, true, false]);
+        // Every frame of the first second carries the set, then once a second.
+        assert_eq!(seen, [true, true, true, false, false, true, false, false]);
         // Changing the DSCP sends the set again at once.
         p.set_dscp(Some(10)).unwrap();
         let msgs = run(

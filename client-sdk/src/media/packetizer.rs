@@ -81,8 +81,10 @@ pub struct Frame<'a> {
 ///   (index, count) on each; a single-message frame carries none.
 /// - Every message carries the capture time, the reference flag (reference frames only), the
 ///   layer ID and active level when given.
-/// - The first message, and then the first message at least [`FULL_SET_INTERVAL`] after the
-///   last one that did, carry the full set: conference ID, endpoint ID, encoding ID, source
+/// - The first message of every frame in the encoding's first [`FULL_SET_INTERVAL`] (and of
+///   every reference frame with [`Packetizer::set_full_set_on_reference`]), and otherwise the
+///   first message at least [`FULL_SET_INTERVAL`] after the last one that did, carry the full
+///   set: conference ID, endpoint ID, encoding ID, source
 ///   ID, salt, and the DSCP when one is configured.
 /// - The GlobalMessageID header is never sent: receivers compute it from the sequence ID.
 #[derive(Debug)]
@@ -94,6 +96,8 @@ pub struct Packetizer {
     dscp: Option<u8>,
     next_sequence_id: u64,
     last_full_set: Option<Instant>,
+    started: Option<Instant>,
+    full_set_on_reference: bool,
     scratch: Vec<u8>,
     caps: Vec<usize>,
 }
@@ -119,6 +123,8 @@ impl Packetizer {
             dscp,
             next_sequence_id: 0,
             last_full_set: None,
+            started: None,
+            full_set_on_reference: false,
             scratch: Vec::with_capacity(64),
             caps: Vec::new(),
         };
@@ -152,6 +158,12 @@ impl Packetizer {
         checked
     }
 
+    /// Also send the full set on the first message of every reference frame (video: a late
+    /// joiner starts at a key frame and can open it at once). Default `false`.
+    pub fn set_full_set_on_reference(&mut self, on: bool) {
+        self.full_set_on_reference = on;
+    }
+
     /// Changes the DSCP. The next message carries the full set, DSCP included. On error the
     /// previous DSCP stays.
     pub fn set_dscp(&mut self, dscp: Option<u8>) -> Result<(), PacketizeError> {
@@ -176,9 +188,16 @@ impl Packetizer {
         now: Instant,
         out: &mut impl FnMut(Bytes),
     ) -> Result<usize, PacketizeError> {
+        let started = *self.started.get_or_insert(now);
+        // During the encoding's first FULL_SET_INTERVAL every frame carries the full set, and
+        // later every reference frame does: a receiver (or an SFU gating speakers) that missed
+        // the very first message can open the stream at once instead of waiting up to a
+        // second, and a late joiner starts at a reference frame anyway.
         let full = self
             .last_full_set
-            .is_none_or(|t| now.saturating_duration_since(t) >= FULL_SET_INTERVAL);
+            .is_none_or(|t| now.saturating_duration_since(t) >= FULL_SET_INTERVAL)
+            || now.saturating_duration_since(started) < FULL_SET_INTERVAL
+            || (frame.reference && self.full_set_on_reference);
         let len = frame.payload.len();
         let seq0 = self.next_sequence_id;
 

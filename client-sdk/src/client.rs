@@ -1,0 +1,580 @@
+//! The object a conference app embeds: [`Client`] holds the endpoint's identity, its
+//! capabilities (draft §6.1/§6.2) and its QUIC/STUN2 endpoint; [`Client::join`] applies a
+//! proposal (draft §7, §8) in one call — accepted whole and connected, or rejected whole with
+//! the reason — and returns the [`Call`] with its publishers and subscriptions.
+
+use crate::codec::data::DataCodec;
+use crate::control::{
+    AppliedProposal, AppliedReceiveStream, AppliedSendStream, Capabilities, KeyProvider,
+    MediaConfiguration, ProposalRejection, StaticKeys,
+};
+use crate::identity::{Fingerprint, Identity, IdentityError};
+use crate::media::EncodingIds;
+use crate::session::{
+    AudioSendSettings, DataPublisher, KeyRing, Publisher, PublisherKind, PublisherSecret,
+    ReceiveSettings, SessionError, Subscription, SubscriptionConfig, VideoSendSettings,
+};
+use crate::transport::gather::{self, GatherPolicy, LocalAddress};
+use crate::transport::{
+    ClientEndpoint, EndpointConfig, Flow, FlowMetrics, FlowOptions, ReceivedCheck, StunOutcome,
+    TransportError,
+};
+use newmedia_proto::control::{Capabilities as ControlCaps, Hello, SubscribeTarget};
+use newmedia_proto::crypto::Algorithm;
+use newmedia_proto::signaling::{MediaType, Proposal};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+
+/// Why a client could not start or join.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The identity could not be made.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The transport failed (bind, connect, refused).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The proposal was rejected whole; nothing changed.
+    #[error("proposal rejected: {0}")]
+    Rejected(#[from] ProposalRejection),
+    /// The proposal was valid but no `sendTo` candidate could be connected.
+    #[error("no sendTo candidate could be connected: {0}")]
+    Unreachable(String),
+    /// A publisher or subscription could not be set up.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// A TURN2 server to allocate at (draft §6.1 "set the IP, port, and credential for each TURN2
+/// server"): its TLS service address and the fingerprint of its certificate (the credential
+/// is our own certificate, registered with the relay out of band).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// TCP address of the relay's TLS service.
+    pub service: SocketAddr,
+    /// SHA-256 of the relay's certificate.
+    pub fingerprint: Fingerprint,
+}
+
+/// Gathering state (draft §6.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatheringState {
+    /// Nothing gathered yet.
+    New,
+    /// Gathering candidates.
+    Gathering,
+    /// Every candidate source answered or gave up.
+    Complete,
+}
+
+/// What the transport can do (draft §6.1).
+#[derive(Debug, Clone)]
+pub struct TransportCapabilities {
+    /// The host's interface addresses usable for receiving media.
+    pub local_addresses: Vec<LocalAddress>,
+    /// Where our endpoint is bound now.
+    pub bound: SocketAddr,
+    /// SHA-256 fingerprint of our certificate.
+    pub fingerprint: Fingerprint,
+    /// The AEADs our messages can use.
+    pub aeads: Vec<Algorithm>,
+    /// The TURN2 servers configured.
+    pub turn_servers: Vec<TurnServer>,
+}
+
+/// How a [`Client`] starts. `Default`: a fresh self-signed identity, no sources or sinks,
+/// bound to `127.0.0.1:0`, no key provider entries.
+pub struct ClientConfig {
+    identity: Option<Identity>,
+    capabilities: Capabilities,
+    keys: Arc<dyn KeyProvider + Send + Sync>,
+    bind: SocketAddr,
+    endpoint: EndpointConfig,
+    subscription: SubscriptionConfig,
+    turn_servers: Vec<TurnServer>,
+    connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("bind", &self.bind)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            identity: None,
+            capabilities: Capabilities::new(),
+            keys: Arc::new(StaticKeys::new()),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            endpoint: EndpointConfig::default(),
+            subscription: SubscriptionConfig::default(),
+            turn_servers: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The certificate and key to use. Default: a fresh self-signed one.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// What the endpoint can send and receive (draft §6.2). Default: nothing.
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// Where `secretRef`s are resolved (draft §5.6). Default: an empty [`StaticKeys`].
+    pub fn keys(mut self, keys: impl KeyProvider + Send + Sync + 'static) -> Self {
+        self.keys = Arc::new(keys);
+        self
+    }
+
+    /// The local address to bind (port 0 picks one). Default `127.0.0.1:0`.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Endpoint settings (STUN2 secret, QUIC timers, buffers). Default:
+    /// [`EndpointConfig::default`].
+    pub fn endpoint(mut self, config: EndpointConfig) -> Self {
+        self.endpoint = config;
+        self
+    }
+
+    /// Subscription pipeline settings. Default: [`SubscriptionConfig::default`].
+    pub fn subscription(mut self, config: SubscriptionConfig) -> Self {
+        self.subscription = config;
+        self
+    }
+
+    /// TURN2 servers to allocate at (draft §6.1). Default: none.
+    pub fn turn_servers(mut self, servers: Vec<TurnServer>) -> Self {
+        self.turn_servers = servers;
+        self
+    }
+
+    /// How long joining waits for each `sendTo` candidate. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+/// A conference endpoint: identity, capabilities, endpoint. Cheap to share behind an `Arc`.
+pub struct Client {
+    config: ClientConfig,
+    endpoint: ClientEndpoint,
+    checks: tokio::sync::Mutex<mpsc::Receiver<ReceivedCheck>>,
+    media: Mutex<MediaConfiguration>,
+    gathering: watch::Sender<GatheringState>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts a client: makes or takes the identity and binds the endpoint. Must run inside a
+    /// tokio runtime.
+    pub fn start(mut config: ClientConfig) -> Result<Self, ClientError> {
+        let identity = match config.identity.take() {
+            Some(i) => i,
+            None => Identity::self_signed()?,
+        };
+        let (endpoint, checks) =
+            ClientEndpoint::bind(config.bind, identity, config.endpoint.clone())?;
+        let (gathering, _) = watch::channel(GatheringState::New);
+        Ok(Self {
+            config,
+            endpoint,
+            checks: tokio::sync::Mutex::new(checks),
+            media: Mutex::new(MediaConfiguration::new()),
+            gathering,
+        })
+    }
+
+    /// The endpoint (for Snowflake checks, rebinding, relay injection).
+    pub fn endpoint(&self) -> &ClientEndpoint {
+        &self.endpoint
+    }
+
+    /// Our certificate's fingerprint (draft §6.1).
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.endpoint.fingerprint()
+    }
+
+    /// The media capabilities (draft §6.2).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.config.capabilities
+    }
+
+    /// The transport capabilities (draft §6.1).
+    pub fn transport_capabilities(&self) -> Result<TransportCapabilities, ClientError> {
+        let local_addresses = gather::local_addresses(GatherPolicy {
+            loopback: true,
+            ..GatherPolicy::default()
+        })
+        .map_err(TransportError::Io)?;
+        Ok(TransportCapabilities {
+            local_addresses,
+            bound: self.endpoint.local_addr()?,
+            fingerprint: self.fingerprint(),
+            aeads: self.config.capabilities.aeads.clone(),
+            turn_servers: self.config.turn_servers.clone(),
+        })
+    }
+
+    /// Our server-reflexive address as the STUN2 server at `server` sees it (draft §6.1:
+    /// "return the IP, port tuple for the remote side to send to"); updates the gathering
+    /// state (draft §6.5).
+    pub async fn reflexive_address(
+        &self,
+        server: SocketAddr,
+        secret: &[u8],
+    ) -> Result<StunOutcome, ClientError> {
+        self.gathering.send_replace(GatheringState::Gathering);
+        let result = self.endpoint.reflexive_address(server, secret).await;
+        self.gathering.send_replace(GatheringState::Complete);
+        Ok(result?)
+    }
+
+    /// Gathering state (draft §6.5), updated as candidates are gathered.
+    pub fn gathering_state(&self) -> watch::Receiver<GatheringState> {
+        self.gathering.subscribe()
+    }
+
+    /// The next STUN2 check someone sent us (for the controller, draft §3.1).
+    pub async fn next_received_check(&self) -> Option<ReceivedCheck> {
+        self.checks.lock().await.recv().await
+    }
+
+    /// The proposal in force, if one was accepted.
+    pub fn current_proposal(&self) -> Option<AppliedProposal> {
+        self.media.lock().ok().and_then(|m| m.current().cloned())
+    }
+
+    /// Checks `proposal` without applying it: what [`join`](Self::join) would accept.
+    pub fn check_proposal(
+        &self,
+        proposal: &Proposal,
+    ) -> Result<AppliedProposal, ProposalRejection> {
+        MediaConfiguration::new().apply(
+            proposal,
+            &self.config.capabilities,
+            self.config.keys.as_ref(),
+        )
+    }
+
+    /// Applies `proposal` in one call: checks it whole against our capabilities and key
+    /// provider ([`ClientError::Rejected`] changes nothing), connects to its `sendTo`
+    /// candidates in order until one admits us, then sets up every send stream and
+    /// subscribes every receive stream.
+    pub async fn join(&self, proposal: &Proposal) -> Result<Call, ClientError> {
+        let applied = self.check_proposal(proposal)?;
+        let flow = self.connect_first(&applied, FlowOptions::default()).await?;
+        let call = Call::build(flow, &applied, self.config.subscription).await?;
+        if let Ok(mut m) = self.media.lock() {
+            let _ = m.accept(
+                proposal,
+                &self.config.capabilities,
+                self.config.keys.as_ref(),
+            );
+        }
+        Ok(call)
+    }
+
+    /// Like [`join`](Self::join) but on a flow the caller opened (after Snowflake consent on
+    /// a chosen pair, for instance).
+    pub async fn join_on(&self, proposal: &Proposal, flow: Flow) -> Result<Call, ClientError> {
+        let applied = self.check_proposal(proposal)?;
+        let call = Call::build(flow, &applied, self.config.subscription).await?;
+        if let Ok(mut m) = self.media.lock() {
+            let _ = m.accept(
+                proposal,
+                &self.config.capabilities,
+                self.config.keys.as_ref(),
+            );
+        }
+        Ok(call)
+    }
+
+    async fn connect_first(
+        &self,
+        applied: &AppliedProposal,
+        options: FlowOptions,
+    ) -> Result<Flow, ClientError> {
+        let endpoint_id = own_endpoint_id(applied);
+        let mut errors = Vec::new();
+        for target in &applied.send_to {
+            let addr = target.address.socket_addr();
+            let hello = Hello::new(endpoint_id, ControlCaps::RETRANSMISSION);
+            let attempt = tokio::time::timeout(
+                self.config.connect_timeout,
+                self.endpoint.connect(
+                    addr,
+                    Fingerprint(target.fingerprint),
+                    hello,
+                    options.clone(),
+                ),
+            )
+            .await;
+            match attempt {
+                Ok(Ok(flow)) => return Ok(flow),
+                Ok(Err(e)) => errors.push(format!("{addr}: {e}")),
+                Err(_) => errors.push(format!("{addr}: timed out")),
+            }
+        }
+        if errors.is_empty() {
+            errors.push("the proposal has no sendTo candidate".into());
+        }
+        Err(ClientError::Unreachable(errors.join("; ")))
+    }
+
+    /// Closes every flow and waits until the far sides were told.
+    pub async fn close(&self) {
+        self.endpoint.close().await;
+    }
+}
+
+/// Our endpoint ID: the one our send streams carry (every send stream of a proposal is ours).
+fn own_endpoint_id(applied: &AppliedProposal) -> u64 {
+    applied
+        .send_streams
+        .first()
+        .map(|s| s.endpoint_id)
+        .unwrap_or_default()
+}
+
+/// A publisher of a call: media or data.
+#[derive(Debug)]
+pub enum CallPublisher {
+    /// Audio or video.
+    Media(Publisher),
+    /// A data encoding.
+    Data(DataPublisher, DataCodec),
+}
+
+/// A subscription of a call, with the receive settings it came with.
+#[derive(Debug)]
+pub struct CallSubscription {
+    /// The receive stream's settings (codec, sink, lip-sync flag).
+    pub settings: ReceiveSettings,
+    /// The publishing endpoint, when the proposal named it.
+    pub endpoint_id: Option<u64>,
+    /// The publisher's source, when the proposal named it.
+    pub source_id: Option<u64>,
+    /// The subscription.
+    pub subscription: Subscription,
+}
+
+/// An applied, connected proposal: the flow, a publisher per send stream, a subscription per
+/// receive stream.
+#[derive(Debug)]
+pub struct Call {
+    flow: Flow,
+    publishers: Vec<(AppliedSendStream, CallPublisher)>,
+    subscriptions: Vec<Option<CallSubscription>>,
+}
+
+impl Call {
+    async fn build(
+        flow: Flow,
+        applied: &AppliedProposal,
+        config: SubscriptionConfig,
+    ) -> Result<Self, ClientError> {
+        let mut publishers = Vec::new();
+        for s in &applied.send_streams {
+            publishers.push((s.clone(), make_publisher(&flow, s)?));
+        }
+        let keys = key_ring(&applied.receive_streams);
+        let mut subscriptions = Vec::new();
+        for (i, r) in applied.receive_streams.iter().enumerate() {
+            let Some(target) = receive_target(r) else {
+                subscriptions.push(None);
+                continue;
+            };
+            let subscription =
+                Subscription::start(&flow, i as u64 + 1, target, None, keys.clone(), config)
+                    .await?;
+            subscriptions.push(Some(CallSubscription {
+                settings: ReceiveSettings {
+                    codec: r.codec.name().to_owned(),
+                    sink_id: r.sink_id,
+                    lip_sync: matches!(r.kind, MediaType::Audio | MediaType::Video),
+                },
+                endpoint_id: r.endpoint_id,
+                source_id: r.source_id,
+                subscription,
+            }));
+        }
+        Ok(Self {
+            flow,
+            publishers,
+            subscriptions,
+        })
+    }
+
+    /// The flow to the SFU.
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    /// Flow metrics (draft §6.6).
+    pub fn flow_metrics(&self) -> FlowMetrics {
+        self.flow.metrics()
+    }
+
+    /// The media publisher of our `source_id`/`encoding_id`.
+    pub fn publisher(&self, source_id: u64, encoding_id: u64) -> Option<&Publisher> {
+        self.publishers.iter().find_map(|(s, p)| match p {
+            CallPublisher::Media(p) if s.source_id == source_id && s.encoding_id == encoding_id => {
+                Some(p)
+            }
+            _ => None,
+        })
+    }
+
+    /// Every media publisher of `source_id` (its simulcast encodings), in proposal order.
+    pub fn encodings_of(&self, source_id: u64) -> Vec<&Publisher> {
+        self.publishers
+            .iter()
+            .filter_map(|(s, p)| match p {
+                CallPublisher::Media(p) if s.source_id == source_id => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The data publisher of our `source_id`, with the data codec the proposal chose.
+    pub fn data_publisher(&self, source_id: u64) -> Option<(&DataPublisher, DataCodec)> {
+        self.publishers.iter().find_map(|(s, p)| match p {
+            CallPublisher::Data(d, codec) if s.source_id == source_id => Some((d, *codec)),
+            _ => None,
+        })
+    }
+
+    /// Every publisher with the send stream it came from.
+    pub fn publishers(&self) -> &[(AppliedSendStream, CallPublisher)] {
+        &self.publishers
+    }
+
+    /// Takes the subscription of receive stream `index` (proposal order), to read it from
+    /// its own task. `None` if taken already or the stream named no publisher.
+    pub fn take_subscription(&mut self, index: usize) -> Option<CallSubscription> {
+        self.subscriptions.get_mut(index)?.take()
+    }
+
+    /// Takes every subscription not taken yet.
+    pub fn take_subscriptions(&mut self) -> Vec<CallSubscription> {
+        self.subscriptions
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect()
+    }
+
+    /// Leaves: closes the flow (the SFU forgets our subscriptions and routes).
+    pub fn leave(self) {
+        self.flow.close();
+    }
+}
+
+fn make_publisher(flow: &Flow, s: &AppliedSendStream) -> Result<CallPublisher, ClientError> {
+    let ids = EncodingIds {
+        conference_id: s.conference_id,
+        endpoint_id: s.endpoint_id,
+        source_id: s.source_id,
+        encoding_id: s.encoding_id,
+    };
+    let secret = s.secret.as_bytes();
+    let codec_name = s.codec.name();
+    let kind = match s.kind {
+        MediaType::Audio => {
+            let mut a = AudioSendSettings::new(codec_name, s.source_id);
+            a.max_bitrate = s.limits.max_bitrate.or(s.codec.max_bitrate());
+            if let Some(ms) = s.limits.packet_time {
+                a.packet_time = Duration::from_millis(u64::from(ms));
+            }
+            PublisherKind::Audio(a)
+        }
+        MediaType::Video => {
+            let mut v = VideoSendSettings::new(codec_name, s.source_id);
+            v.max_width = s.limits.width;
+            v.max_height = s.limits.height;
+            v.max_bitrate = s.limits.max_bitrate.or(s.codec.max_bitrate());
+            v.max_pixel_rate = match (s.limits.width, s.limits.height, s.limits.frame_rate) {
+                (Some(w), Some(h), Some(f)) => Some(u64::from(w) * u64::from(h) * u64::from(f)),
+                _ => None,
+            };
+            PublisherKind::Video(v)
+        }
+        MediaType::Data | MediaType::Other(_) => {
+            let codec: DataCodec = codec_name.parse().unwrap_or_default();
+            let p = Publisher::new(flow.clone(), ids, s.aead, secret, PublisherKind::Data)?;
+            return Ok(CallPublisher::Data(DataPublisher::new(p), codec));
+        }
+    };
+    Ok(CallPublisher::Media(Publisher::new(
+        flow.clone(),
+        ids,
+        s.aead,
+        secret,
+        kind,
+    )?))
+}
+
+/// The publishers' secrets named by the receive streams.
+fn key_ring(streams: &[AppliedReceiveStream]) -> KeyRing {
+    let mut keys = KeyRing::new();
+    for r in streams {
+        let (Some(conference), Some(endpoint)) = (r.conference_id, r.endpoint_id) else {
+            continue;
+        };
+        keys.insert(
+            conference,
+            endpoint,
+            PublisherSecret {
+                aead: r.aead,
+                secret: r.secret.clone(),
+            },
+        );
+        if let Some(geid) = r.global_encoding_id {
+            keys.set_owner(geid, conference, endpoint);
+        }
+    }
+    keys
+}
+
+/// What to ask the SFU for: the exact encoding when the proposal names it, else the source.
+fn receive_target(r: &AppliedReceiveStream) -> Option<SubscribeTarget> {
+    if let Some(geid) = r.global_encoding_id {
+        return Some(SubscribeTarget::Encoding(geid));
+    }
+    Some(SubscribeTarget::Source {
+        conference_id: r.conference_id?,
+        endpoint_id: r.endpoint_id?,
+        source_id: r.source_id?,
+        constraints: newmedia_proto::control::Constraints {
+            max_width: r.limits.width.map(u64::from),
+            max_height: r.limits.height.map(u64::from),
+            max_bitrate: r.limits.max_bitrate,
+            max_frame_rate: r.limits.frame_rate.map(u64::from),
+        },
+    })
+}
