@@ -143,6 +143,39 @@ impl Identity {
         Self::from_parts(chain, key_der).ok_or(IdentityError::EmptyChain)
     }
 
+    /// The chain and the key as PEM text (`CERTIFICATE` blocks, one `PRIVATE KEY` block), the
+    /// form [`Identity::from_pem_files`] reads.
+    pub fn to_pem(&self) -> (String, String) {
+        let certs = self
+            .cert_chain
+            .iter()
+            .map(|c| pem_block("CERTIFICATE", c.as_ref()))
+            .collect();
+        let key = pem_block("PRIVATE KEY", self.key.secret_der());
+        (certs, key)
+    }
+
+    /// Loads `dir/cert.pem` and `dir/key.pem`, or, when `dir/cert.pem` does not exist, makes a
+    /// self-signed identity and writes them there (the key file readable by the owner only),
+    /// so an app keeps one fingerprint across restarts.
+    pub fn load_or_create(dir: &Path) -> Result<Self, IdentityError> {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        if cert.exists() {
+            return Self::from_pem_files(&cert, &key);
+        }
+        let identity = Self::self_signed()?;
+        let (cert_pem, key_pem) = identity.to_pem();
+        let io_err = |path: &Path, e: std::io::Error| IdentityError::Pem {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        write_private(&key, key_pem.as_bytes()).map_err(|e| io_err(&key, e))?;
+        std::fs::write(&cert, cert_pem).map_err(|e| io_err(&cert, e))?;
+        Ok(identity)
+    }
+
     /// The SHA-256 fingerprint of the end-entity certificate.
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
@@ -159,6 +192,29 @@ impl Identity {
     }
 }
 
+fn pem_block(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +228,16 @@ mod tests {
         assert_eq!(a.fingerprint().to_hex().len(), 64);
         assert_eq!(a.fingerprint().to_string().len(), 95);
         assert!(!format!("{a:?}").contains("key:"));
+    }
+
+    #[test]
+    fn pem_round_trips_and_load_or_create_keeps_the_fingerprint() {
+        let dir = std::env::temp_dir().join(format!("nm-identity-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = Identity::load_or_create(&dir).unwrap();
+        let again = Identity::load_or_create(&dir).unwrap();
+        assert_eq!(first.fingerprint(), again.fingerprint());
+        assert_eq!(first.key().secret_der(), again.key().secret_der());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
