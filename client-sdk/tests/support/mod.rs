@@ -10,6 +10,9 @@
     clippy::field_reassign_with_default
 )]
 
+pub mod admin;
+pub mod lossy_proxy;
+
 use newmedia_client::identity::Identity;
 use newmedia_proto::grant::{MediaKind, Publication};
 use newmedia_sfu::admission::registry::EndpointAdmission;
