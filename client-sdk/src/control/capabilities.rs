@@ -264,6 +264,15 @@ macro_rules! endpoint_media {
                 }
             }
 
+            /// A data one (draft §5.3) with these codecs (e.g. `data;reliable=1;ordered=1`).
+            pub fn data(id: u64, codecs: impl IntoIterator<Item = GenericCodec>) -> Self {
+                Self {
+                    id,
+                    kind: MediaType::Data,
+                    codecs: codecs.into_iter().map(CodecCapability::Generic).collect(),
+                }
+            }
+
             /// Adds a codec (e.g. [`GenericCodec::fec`] to a video one).
             pub fn with_codec(mut self, codec: impl Into<CodecCapability>) -> Self {
                 self.codecs.push(codec.into());

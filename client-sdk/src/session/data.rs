@@ -66,6 +66,14 @@ impl DataPublisher {
         Ok(())
     }
 
+    /// Ends the ordered stream (if one was opened) and waits until the SFU has all of it.
+    /// Call before leaving so no reliable message is lost.
+    pub async fn flush(&self) {
+        if let Some(s) = self.ordered.lock().await.as_mut() {
+            s.finish_and_wait().await;
+        }
+    }
+
     fn seal(&self, message: &[u8]) -> Result<Vec<Bytes>, SessionError> {
         // Held so the messages of one data message stay consecutive in sequence order.
         let _one_at_a_time = self.packetize.lock().map_err(|_| SessionError::Poisoned)?;

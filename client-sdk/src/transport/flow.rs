@@ -436,6 +436,13 @@ impl DataStream {
     pub fn finish(&mut self) {
         let _ = self.send.finish();
     }
+
+    /// Ends the stream and waits until the SFU has received all of it (or stopped it), so
+    /// closing the flow afterwards loses nothing.
+    pub async fn finish_and_wait(&mut self) {
+        let _ = self.send.finish();
+        let _ = self.send.stopped().await;
+    }
 }
 
 async fn read_datagrams(shared: std::sync::Weak<Shared>, conn: quinn::Connection) {
