@@ -10,9 +10,15 @@
 //! [`Opener`](newmedia_proto::rtp3::Opener): the packetizer seals, the caller opens each
 //! datagram before handing it to the reassembler.
 
+pub mod jitter;
+pub mod kind;
+pub mod lipsync;
 pub mod packetizer;
 pub mod reassembler;
 
+pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
+pub use kind::MediaKind;
+pub use lipsync::{ClockAnchor, PlayoutClock, SyncGroup};
 pub use packetizer::{EncodingIds, FULL_SET_INTERVAL, Frame, PacketizeError, Packetizer};
 pub use reassembler::{
     Missing, ReassembleError, ReassembledFrame, Reassembler, ReassemblerConfig, ReassemblerStats,
@@ -489,6 +495,81 @@ mod tests {
         }
         assert_eq!(done, 2);
         assert_eq!(r.stats().orphans + r.stats().duplicates, per as u64 - 1);
+    }
+
+    #[test]
+    fn deadlines_and_settling_are_exposed() {
+        let t0 = origin();
+        let (msgs, plains, per) = three_frames(t0);
+        let mut r = Reassembler::default();
+        // The first frame whole, then the second frame's last chunk 10 ms later.
+        for i in 0..per {
+            let f = push(&mut r, &msgs[i], &plains[i], t0);
+            if i + 1 == per {
+                assert_eq!(f.unwrap().chunk_count, per as u64);
+            }
+        }
+        assert_eq!(r.settled_below(), per as u64);
+        let t1 = t0 + Duration::from_millis(10);
+        let last = 2 * per - 1;
+        push(&mut r, &msgs[last], &plains[last], t1);
+        assert_eq!(r.settled_below(), per as u64);
+        for seq in per..last {
+            assert_eq!(r.known_since(seq as u64), Some(t1));
+            assert_eq!(
+                r.deadline_of(seq as u64),
+                Some(t1 + r.config().frame_deadline)
+            );
+        }
+        assert_eq!(r.known_since(0), None, "settled");
+        assert_eq!(r.known_since(2 * per as u64), None, "not known yet");
+        r.handle_timeout(t1 + Duration::from_millis(500));
+        assert_eq!(r.settled_below(), 2 * per as u64);
+        assert_eq!(r.known_since(per as u64), None);
+    }
+
+    #[test]
+    fn mid_stream_join_starts_at_the_first_frame() {
+        let t0 = origin();
+        let (msgs, plains, per) = three_frames(t0);
+        let config = ReassemblerConfig {
+            join_mid_stream: true,
+            ..Default::default()
+        };
+        // The subscription starts with the second chunk of the second frame.
+        let mut r = Reassembler::new(config);
+        push(&mut r, &msgs[per + 1], &plains[per + 1], t0);
+        let missing: Vec<_> = r.missing().collect();
+        // Its first chunk, and the rest its chunk count announces.
+        assert_eq!(
+            missing,
+            [
+                SequenceRange {
+                    first: per as u64,
+                    count: 1
+                },
+                SequenceRange {
+                    first: per as u64 + 2,
+                    count: per as u64 - 2
+                }
+            ]
+        );
+        // Without the flag everything from 0 would be missing.
+        let mut from_zero = Reassembler::default();
+        push(&mut from_zero, &msgs[per + 1], &plains[per + 1], t0);
+        assert_eq!(from_zero.missing().next().map(|m| m.first), Some(0));
+        // The first frame's chunks are from before the join: ignored.
+        for i in 0..per {
+            assert!(push(&mut r, &msgs[i], &plains[i], t0).is_none());
+        }
+        assert_eq!(r.stats().duplicates, per as u64);
+        let f = push(&mut r, &msgs[per], &plains[per], t0);
+        let mut done = f.into_iter().collect::<Vec<_>>();
+        for i in per + 2..msgs.len() {
+            done.extend(push(&mut r, &msgs[i], &plains[i], t0));
+        }
+        assert_eq!(done.len(), 2);
+        assert_eq!(r.missing().count(), 0);
     }
 
     #[test]
