@@ -15,6 +15,7 @@ pub mod kind;
 pub mod lipsync;
 pub mod packetizer;
 pub mod reassembler;
+pub mod recovery;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
 pub use kind::MediaKind;
@@ -24,6 +25,7 @@ pub use reassembler::{
     Missing, ReassembleError, ReassembledFrame, Reassembler, ReassemblerConfig, ReassemblerStats,
     SequenceRange,
 };
+pub use recovery::{Recovery, RecoveryConfig, RecoveryStats};
 
 #[cfg(test)]
 mod tests {
