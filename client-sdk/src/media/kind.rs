@@ -14,13 +14,4 @@ pub enum MediaKind {
 impl MediaKind {
     /// All kinds, in the pacer's priority order (audio first).
     pub const ALL: [MediaKind; 3] = [MediaKind::Audio, MediaKind::Video, MediaKind::Data];
-
-    /// Position in [`MediaKind::ALL`].
-    pub(crate) fn index(self) -> usize {
-        match self {
-            MediaKind::Audio => 0,
-            MediaKind::Video => 1,
-            MediaKind::Data => 2,
-        }
-    }
 }

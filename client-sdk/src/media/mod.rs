@@ -13,6 +13,7 @@
 pub mod jitter;
 pub mod kind;
 pub mod lipsync;
+pub mod pacer;
 pub mod packetizer;
 pub mod reassembler;
 pub mod recovery;
@@ -20,6 +21,7 @@ pub mod recovery;
 pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
 pub use kind::MediaKind;
 pub use lipsync::{ClockAnchor, PlayoutClock, SyncGroup};
+pub use pacer::{AudioFramePacer, Pacer, PacerConfig, PacerError, QueueStats, Transmit};
 pub use packetizer::{EncodingIds, FULL_SET_INTERVAL, Frame, PacketizeError, Packetizer};
 pub use reassembler::{
     Missing, ReassembleError, ReassembledFrame, Reassembler, ReassemblerConfig, ReassemblerStats,
