@@ -17,6 +17,7 @@ pub mod pacer;
 pub mod packetizer;
 pub mod reassembler;
 pub mod recovery;
+pub mod report;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
 pub use kind::MediaKind;
@@ -28,6 +29,7 @@ pub use reassembler::{
     SequenceRange,
 };
 pub use recovery::{Recovery, RecoveryConfig, RecoveryStats};
+pub use report::{ReceiveStatistics, ReportError, Reporter, ReporterConfig, ReporterStats};
 
 #[cfg(test)]
 mod tests {
