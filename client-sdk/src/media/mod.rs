@@ -1,14 +1,50 @@
-//! Media messages of one encoding (draft §5, PROTOCOL.md "RTP3 message"): the publisher's
-//! [`Packetizer`] and the subscriber's [`Reassembler`], both sans-IO.
+//! The media pipeline of the client SDK, sans-IO (draft §5, §6.4, §6.7; PROTOCOL.md §4, §5,
+//! §9). Every type here takes `now: Instant` from the caller, never reads a clock, never
+//! touches a socket and never panics on input, so the async shell (QUIC transport,
+//! publisher and subscriber tasks) only moves bytes and timers, and every piece is tested
+//! in virtual time.
+//!
+//! Publishing one encoding:
 //!
 //! - [`packetizer`]: encoded frames -> sealed RTP3 messages that fit the path's datagram
 //!   size, with sequence IDs, frame chunk headers and the once-a-second full set.
+//! - [`pacer`]: the flow's send pacer (maximum bitrate, audio first, bounded queues) and the
+//!   audio frame pacer (one frame per packet time).
+//! - [`stats`]: the §6.7 send-side metrics.
+//!
+//! Receiving one encoding, and the endpoint's feedback:
+//!
 //! - [`reassembler`]: opened messages in any order, duplicated or lost -> complete frames,
 //!   the sequence IDs to ask again for, and a deadline after which a frame is given up.
+//! - [`recovery`]: when to send RetransmissionRequests for what the reassembler misses.
+//! - [`jitter`]: the adaptive jitter buffer that plays frames in order at their time.
+//! - [`lipsync`]: sync groups that make the lip-sync streams of one sender play together.
+//! - [`report`]: RFC 3550 reception statistics and the one compound, MTU-bounded
+//!   ReceiverReport per endpoint, on a schedule bounded per media type (seed 003).
+//! - [`stats`]: the §6.7 receive-side metrics.
 //!
 //! Sealing and opening are proto's [`Sealer`](newmedia_proto::rtp3::Sealer) and
 //! [`Opener`](newmedia_proto::rtp3::Opener): the packetizer seals, the caller opens each
 //! datagram before handing it to the reassembler.
+//!
+//! ## The receive run loop
+//!
+//! Each module states its own contract; together, for one datagram of encoding `e` at
+//! `now` (`client-sdk/tests/media_pipeline.rs` runs exactly this):
+//!
+//! ```text
+//! view = HeaderView::parse(datagram)?            reporter.handle_message(e, seq, capture, len, now)
+//! plain = opener[e].open(&view)?                 recovery[e].handle_message(seq, now)
+//! if let Some(f) = reassembler[e].push(&view, plain, now)? { jitter[e].push(f.try_into()?, now) }
+//! jitter[e].handle_settled(reassembler[e].settled_below())
+//! while let Some(req) = recovery[e].poll_request(&reassembler[e], now) { send req }
+//! sync_group.align(&mut [(e, &mut jitter[e]), ...])   // lip-sync streams of one sender
+//! while let Some(frame) = jitter[e].poll_frame(now) { render frame }
+//! ```
+//!
+//! and at the earliest of every `poll_timeout()`: `reassembler.handle_timeout(now)` (then
+//! `handle_settled` again), the recovery and jitter polls as above, and
+//! `reporter.poll_report(now)`.
 
 pub mod jitter;
 pub mod kind;
@@ -18,6 +54,7 @@ pub mod packetizer;
 pub mod reassembler;
 pub mod recovery;
 pub mod report;
+pub mod stats;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
 pub use kind::MediaKind;
@@ -30,6 +67,9 @@ pub use reassembler::{
 };
 pub use recovery::{Recovery, RecoveryConfig, RecoveryStats};
 pub use report::{ReceiveStatistics, ReportError, Reporter, ReporterConfig, ReporterStats};
+pub use stats::{
+    ReceiveStreamSnapshot, ReceiveStreamStats, SendStreamSnapshot, SendStreamStats, VideoFormat,
+};
 
 #[cfg(test)]
 mod tests {
