@@ -5,10 +5,14 @@
 //! [`missing`](Reassembler::missing), when each became known and when it will be given up.
 //! It asks for a missing ID:
 //!
-//! - first after a **reorder window** from when the gap appeared (a message merely overtaken
-//!   by a later one is not worth asking for): `max(min_reorder_window, jitter_factor ×
-//!   jitter)`, by default `max(5 ms, 2 × jitter)`, with the jitter the caller reports
-//!   ([`Recovery::set_jitter`], e.g. the stream's RFC 3550 interarrival jitter);
+//! - first after a **reorder window** from when it became overdue (a message merely
+//!   overtaken by a later one is not worth asking for): `max(min_reorder_window,
+//!   jitter_factor × jitter)`, by default `max(5 ms, 2 × jitter)`, with the jitter the caller
+//!   reports ([`Recovery::set_jitter`], e.g. the stream's RFC 3550 interarrival jitter). An
+//!   ID is overdue once a higher sequence ID arrived; an ID above every one received (the
+//!   rest of a frame its chunk count announced, which the sender's pacer may not even have
+//!   sent yet) is overdue only a reorder window after the encoding's last arrival, so a
+//!   lost tail is still found when nothing follows it;
 //! - again when a request went unanswered for a **retry interval** of
 //!   `max(min_retry_interval, 1.25 × RTT)` (default minimum 10 ms), up to `max_attempts`
 //!   requests per ID (default 4);
@@ -33,7 +37,7 @@
 use super::reassembler::Reassembler;
 use newmedia_proto::control::{RetransmissionRequest, SequenceRange};
 use newmedia_proto::ids::GlobalEncodingId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Settings of a [`Recovery`].
@@ -142,8 +146,15 @@ pub struct Recovery {
     rtt: Option<Duration>,
     jitter: Duration,
     entries: BTreeMap<u64, Entry>,
+    /// (highest sequence ID received so far, when it arrived), strictly increasing: an ID is
+    /// overdue from the first arrival above it.
+    overtakes: VecDeque<(u64, Instant)>,
+    last_arrival: Option<Instant>,
     stats: RecoveryStats,
 }
+
+/// Most overtake marks kept (older ones are of settled IDs in practice).
+const MAX_OVERTAKES: usize = 1 << 16;
 
 impl Recovery {
     /// A scheduler for the encoding `encoding`.
@@ -165,6 +176,8 @@ impl Recovery {
             rtt: None,
             jitter: Duration::ZERO,
             entries: BTreeMap::new(),
+            overtakes: VecDeque::new(),
+            last_arrival: None,
             stats: RecoveryStats::default(),
         }
     }
@@ -209,11 +222,18 @@ impl Recovery {
 
     /// Notes that the message `sequence_id` arrived (call it for every message handed to the
     /// reassembler).
-    pub fn handle_message(&mut self, sequence_id: u64, _now: Instant) {
+    pub fn handle_message(&mut self, sequence_id: u64, now: Instant) {
         if let Some(e) = self.entries.remove(&sequence_id)
             && e.attempts > 0
         {
             self.stats.recovered += 1;
+        }
+        self.last_arrival = Some(now);
+        if self.overtakes.back().is_none_or(|(h, _)| sequence_id > *h) {
+            self.overtakes.push_back((sequence_id, now));
+            if self.overtakes.len() > MAX_OVERTAKES {
+                self.overtakes.pop_front();
+            }
         }
     }
 
@@ -226,8 +246,10 @@ impl Recovery {
         self.reconcile(reassembler, now);
         let (window, retry) = (self.reorder_window(), self.retry_interval());
         let mut ranges: Vec<SequenceRange> = Vec::new();
+        let (overtakes, last_arrival) = (&self.overtakes, self.last_arrival);
         for (&seq, e) in self.entries.iter_mut() {
-            if !Self::due(e, window, retry, self.config.max_attempts, now) {
+            let overdue = overdue_since(overtakes, last_arrival, seq, e);
+            if !Self::due(e, overdue, window, retry, self.config.max_attempts, now) {
                 continue;
             }
             let full = ranges.len() == self.config.max_ranges;
@@ -257,25 +279,35 @@ impl Recovery {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let (window, retry) = (self.reorder_window(), self.retry_interval());
         self.entries
-            .values()
-            .filter(|e| e.attempts < self.config.max_attempts)
-            .map(|e| (Self::next_due(e, window, retry), e.deadline))
+            .iter()
+            .filter(|(_, e)| e.attempts < self.config.max_attempts)
+            .map(|(&seq, e)| {
+                let overdue = overdue_since(&self.overtakes, self.last_arrival, seq, e);
+                (Self::next_due(e, overdue, window, retry), e.deadline)
+            })
             .filter(|(t, deadline)| deadline.is_none_or(|d| *t < d))
             .map(|(t, _)| t)
             .min()
     }
 
-    fn next_due(e: &Entry, window: Duration, retry: Duration) -> Instant {
+    fn next_due(e: &Entry, overdue: Instant, window: Duration, retry: Duration) -> Instant {
         match e.last_request {
-            None => e.known_since + window,
+            None => overdue + window,
             Some(t) => t + retry,
         }
     }
 
-    fn due(e: &Entry, window: Duration, retry: Duration, max: u32, now: Instant) -> bool {
+    fn due(
+        e: &Entry,
+        overdue: Instant,
+        window: Duration,
+        retry: Duration,
+        max: u32,
+        now: Instant,
+    ) -> bool {
         e.attempts < max
             && e.deadline.is_none_or(|d| now < d)
-            && Self::next_due(e, window, retry) <= now
+            && Self::next_due(e, overdue, window, retry) <= now
     }
 
     /// Brings the tracked IDs in line with what the reassembler misses: settled ones are
@@ -293,6 +325,10 @@ impl Recovery {
             if total >= self.config.max_tracked as u64 {
                 break;
             }
+        }
+        let settled = reassembler.settled_below();
+        while self.overtakes.front().is_some_and(|(h, _)| *h < settled) {
+            self.overtakes.pop_front();
         }
         let stats = &mut self.stats;
         self.entries.retain(|&seq, e| {
@@ -322,6 +358,24 @@ impl Recovery {
             }
         }
     }
+}
+
+/// When `seq` became overdue: at the first arrival of a higher ID; for an ID above all
+/// received, at the last arrival; without any arrival noted, when the reassembler learnt of
+/// it.
+fn overdue_since(
+    overtakes: &VecDeque<(u64, Instant)>,
+    last_arrival: Option<Instant>,
+    seq: u64,
+    e: &Entry,
+) -> Instant {
+    let i = overtakes.partition_point(|(h, _)| *h <= seq);
+    overtakes
+        .get(i)
+        .map(|(_, t)| *t)
+        .or(last_arrival)
+        .unwrap_or(e.known_since)
+        .max(e.known_since)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::media::reassembler::ReassemblerConfig;
 use newmedia_proto::crypto::{Algorithm, MessageKey};
-use newmedia_proto::rtp3::{HeaderView, Headers, Sealer};
+use newmedia_proto::rtp3::{Chunk, HeaderView, Headers, Sealer};
 use proptest::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 
@@ -26,6 +26,18 @@ fn message(seq: u64) -> Vec<u8> {
     h.capture_time = Some(seq * 20);
     let mut buf = Vec::new();
     sealer.seal(&h, &seq.to_be_bytes(), &mut buf).unwrap();
+    buf
+}
+
+/// Chunk `index` of a frame of `count` chunks starting at sequence ID `first`.
+fn chunk(first: u64, index: u64, count: u64) -> Vec<u8> {
+    let key = MessageKey::derive(Algorithm::Null, b"", 1, 2, geid());
+    let sealer = Sealer::new(key, [0; 12]);
+    let mut h = Headers::new(geid(), first + index);
+    h.chunk = Some(Chunk { index, count });
+    h.capture_time = Some(first);
+    let mut buf = Vec::new();
+    sealer.seal(&h, b"chunk", &mut buf).unwrap();
     buf
 }
 
@@ -84,6 +96,33 @@ fn waits_the_reorder_window_then_retries_every_rtt_and_stops_after_max_attempts(
         (4, 4, 0, 1)
     );
     assert_eq!(rec.outstanding(), 0);
+}
+
+#[test]
+fn a_paced_frame_is_not_asked_for_while_its_chunks_keep_coming() {
+    let (mut r, mut rec, t0) = setup();
+    // A frame of 5 chunks whose count announces them all at the first; the pacer sends one
+    // every 4 ms, slower than the path reorders but within the 5 ms reorder window. The last
+    // one is lost.
+    for index in 0..4 {
+        let now = t0 + ms(4 * index);
+        let m = chunk(0, index, 5);
+        let view = HeaderView::parse(&m).unwrap();
+        rec.handle_message(index, now);
+        r.push(&view, view.sealed_payload(), now).unwrap();
+        for wait in 0..4 {
+            assert_eq!(rec.poll_request(&r, now + ms(wait)), None);
+        }
+        assert_eq!(
+            rec.poll_timeout(),
+            Some(now + ms(5)),
+            "from the last arrival"
+        );
+    }
+    // Nothing follows: the tail is asked for a reorder window after the last arrival.
+    assert_eq!(rec.poll_request(&r, t0 + ms(16)), None);
+    let req = rec.poll_request(&r, t0 + ms(17)).unwrap();
+    assert_eq!(ranges(&req), [(4, 1)]);
 }
 
 #[test]
