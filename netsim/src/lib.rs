@@ -17,8 +17,8 @@
 //! 3. **Delay**: the fixed [`LinkConfig::delay`] plus a uniform jitter in
 //!    `[-jitter, +jitter]` (never below zero in total). Jitter alone reorders packets sent
 //!    closer together than the jitter spread, as on a real path with several routes.
-//! 4. **Reordering**: with probability [`LinkConfig::reorder`] a packet is held back by a
-//!    further [`LinkConfig::reorder_delay`], so later packets overtake it.
+//! 4. **Reordering**: with the probability given to [`LinkConfig::reorder`] a packet is held
+//!    back by the extra delay given with it, so later packets overtake it.
 //! 5. **Duplication**: with probability [`LinkConfig::duplicate`] a second copy is delivered,
 //!    with its own jitter.
 //!
