@@ -7,8 +7,9 @@
 //!   the G.711 codec (draft §5.5).
 //! - [`control`]: the control API data model (draft §6): capabilities, the advertisement made
 //!   from them, and applying a proposal whole or rejecting it whole.
-//! - [`media`]: frames to sealed RTP3 messages and back: the packetizer and the reassembler
-//!   (draft §5).
+//! - [`media`]: the sans-IO media pipeline (draft §5, §6.4, §6.7): packetizer and send
+//!   pacer; reassembler, loss recovery, jitter buffer and lip sync; receiver reports and
+//!   stream metrics.
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).

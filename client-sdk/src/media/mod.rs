@@ -1,22 +1,74 @@
-//! Media messages of one encoding (draft §5, PROTOCOL.md "RTP3 message"): the publisher's
-//! [`Packetizer`] and the subscriber's [`Reassembler`], both sans-IO.
+//! The media pipeline of the client SDK, sans-IO (draft §5, §6.4, §6.7; PROTOCOL.md §4, §5,
+//! §9). Every type here takes `now: Instant` from the caller, never reads a clock, never
+//! touches a socket and never panics on input, so the async shell (QUIC transport,
+//! publisher and subscriber tasks) only moves bytes and timers, and every piece is tested
+//! in virtual time.
+//!
+//! Publishing one encoding:
 //!
 //! - [`packetizer`]: encoded frames -> sealed RTP3 messages that fit the path's datagram
 //!   size, with sequence IDs, frame chunk headers and the once-a-second full set.
+//! - [`pacer`]: the flow's send pacer (maximum bitrate, audio first, bounded queues) and the
+//!   audio frame pacer (one frame per packet time).
+//! - [`stats`]: the §6.7 send-side metrics.
+//!
+//! Receiving one encoding, and the endpoint's feedback:
+//!
 //! - [`reassembler`]: opened messages in any order, duplicated or lost -> complete frames,
 //!   the sequence IDs to ask again for, and a deadline after which a frame is given up.
+//! - [`recovery`]: when to send RetransmissionRequests for what the reassembler misses.
+//! - [`jitter`]: the adaptive jitter buffer that plays frames in order at their time.
+//! - [`lipsync`]: sync groups that make the lip-sync streams of one sender play together.
+//! - [`report`]: RFC 3550 reception statistics and the one compound, MTU-bounded
+//!   ReceiverReport per endpoint, on a schedule bounded per media type (seed 003).
+//! - [`stats`]: the §6.7 receive-side metrics.
 //!
 //! Sealing and opening are proto's [`Sealer`](newmedia_proto::rtp3::Sealer) and
 //! [`Opener`](newmedia_proto::rtp3::Opener): the packetizer seals, the caller opens each
 //! datagram before handing it to the reassembler.
+//!
+//! ## The receive run loop
+//!
+//! Each module states its own contract; together, for one datagram of encoding `e` at
+//! `now` (`client-sdk/tests/media_pipeline.rs` runs exactly this):
+//!
+//! ```text
+//! view = HeaderView::parse(datagram)?            reporter.handle_message(e, seq, capture, len, now)
+//! plain = opener[e].open(&view)?                 recovery[e].handle_message(seq, now)
+//! if let Some(f) = reassembler[e].push(&view, plain, now)? { jitter[e].push(f.try_into()?, now) }
+//! jitter[e].handle_settled(reassembler[e].settled_below())
+//! while let Some(req) = recovery[e].poll_request(&reassembler[e], now) { send req }
+//! sync_group.align(&mut [(e, &mut jitter[e]), ...])   // lip-sync streams of one sender
+//! while let Some(frame) = jitter[e].poll_frame(now) { render frame }
+//! ```
+//!
+//! and at the earliest of every `poll_timeout()`: `reassembler.handle_timeout(now)` (then
+//! `handle_settled` again), the recovery and jitter polls as above, and
+//! `reporter.poll_report(now)`.
 
+pub mod jitter;
+pub mod kind;
+pub mod lipsync;
+pub mod pacer;
 pub mod packetizer;
 pub mod reassembler;
+pub mod recovery;
+pub mod report;
+pub mod stats;
 
+pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
+pub use kind::MediaKind;
+pub use lipsync::{ClockAnchor, PlayoutClock, SyncGroup};
+pub use pacer::{AudioFramePacer, Pacer, PacerConfig, PacerError, QueueStats, Transmit};
 pub use packetizer::{EncodingIds, FULL_SET_INTERVAL, Frame, PacketizeError, Packetizer};
 pub use reassembler::{
     Missing, ReassembleError, ReassembledFrame, Reassembler, ReassemblerConfig, ReassemblerStats,
     SequenceRange,
+};
+pub use recovery::{Recovery, RecoveryConfig, RecoveryStats};
+pub use report::{ReceiveStatistics, ReportError, Reporter, ReporterConfig, ReporterStats};
+pub use stats::{
+    ReceiveStreamSnapshot, ReceiveStreamStats, SendStreamSnapshot, SendStreamStats, VideoFormat,
 };
 
 #[cfg(test)]
@@ -490,6 +542,81 @@ mod tests {
         }
         assert_eq!(done, 2);
         assert_eq!(r.stats().orphans + r.stats().duplicates, per as u64 - 1);
+    }
+
+    #[test]
+    fn deadlines_and_settling_are_exposed() {
+        let t0 = origin();
+        let (msgs, plains, per) = three_frames(t0);
+        let mut r = Reassembler::default();
+        // The first frame whole, then the second frame's last chunk 10 ms later.
+        for i in 0..per {
+            let f = push(&mut r, &msgs[i], &plains[i], t0);
+            if i + 1 == per {
+                assert_eq!(f.unwrap().chunk_count, per as u64);
+            }
+        }
+        assert_eq!(r.settled_below(), per as u64);
+        let t1 = t0 + Duration::from_millis(10);
+        let last = 2 * per - 1;
+        push(&mut r, &msgs[last], &plains[last], t1);
+        assert_eq!(r.settled_below(), per as u64);
+        for seq in per..last {
+            assert_eq!(r.known_since(seq as u64), Some(t1));
+            assert_eq!(
+                r.deadline_of(seq as u64),
+                Some(t1 + r.config().frame_deadline)
+            );
+        }
+        assert_eq!(r.known_since(0), None, "settled");
+        assert_eq!(r.known_since(2 * per as u64), None, "not known yet");
+        r.handle_timeout(t1 + Duration::from_millis(500));
+        assert_eq!(r.settled_below(), 2 * per as u64);
+        assert_eq!(r.known_since(per as u64), None);
+    }
+
+    #[test]
+    fn mid_stream_join_starts_at_the_first_frame() {
+        let t0 = origin();
+        let (msgs, plains, per) = three_frames(t0);
+        let config = ReassemblerConfig {
+            join_mid_stream: true,
+            ..Default::default()
+        };
+        // The subscription starts with the second chunk of the second frame.
+        let mut r = Reassembler::new(config);
+        push(&mut r, &msgs[per + 1], &plains[per + 1], t0);
+        let missing: Vec<_> = r.missing().collect();
+        // Its first chunk, and the rest its chunk count announces.
+        assert_eq!(
+            missing,
+            [
+                SequenceRange {
+                    first: per as u64,
+                    count: 1
+                },
+                SequenceRange {
+                    first: per as u64 + 2,
+                    count: per as u64 - 2
+                }
+            ]
+        );
+        // Without the flag everything from 0 would be missing.
+        let mut from_zero = Reassembler::default();
+        push(&mut from_zero, &msgs[per + 1], &plains[per + 1], t0);
+        assert_eq!(from_zero.missing().next().map(|m| m.first), Some(0));
+        // The first frame's chunks are from before the join: ignored.
+        for i in 0..per {
+            assert!(push(&mut r, &msgs[i], &plains[i], t0).is_none());
+        }
+        assert_eq!(r.stats().duplicates, per as u64);
+        let f = push(&mut r, &msgs[per], &plains[per], t0);
+        let mut done = f.into_iter().collect::<Vec<_>>();
+        for i in per + 2..msgs.len() {
+            done.extend(push(&mut r, &msgs[i], &plains[i], t0));
+        }
+        assert_eq!(done.len(), 2);
+        assert_eq!(r.missing().count(), 0);
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct ReassemblerConfig {
     /// Most sequence IDs tracked between the oldest unsettled one and the newest known one;
     /// older ones are given up when newer ones push the window. Default 65 536.
     pub window: u64,
+    /// Whether reception may start in the middle of the stream (a subscription through an
+    /// SFU to an encoding that is already running): the first message's frame start is then
+    /// taken as where the stream begins, so the sequence IDs before it are neither missing
+    /// nor waited for. When false, the stream is expected from sequence ID 0. Default false.
+    pub join_mid_stream: bool,
 }
 
 impl Default for ReassemblerConfig {
@@ -66,6 +71,7 @@ impl Default for ReassemblerConfig {
             max_frames: 64,
             max_bytes: 16 << 20,
             window: 1 << 16,
+            join_mid_stream: false,
         }
     }
 }
@@ -81,6 +87,9 @@ pub struct ReassembledFrame {
     pub layer_id: Option<u64>,
     /// Sequence ID of the frame's first chunk.
     pub first_sequence: u64,
+    /// How many messages (chunks) the frame took: its sequence IDs are
+    /// `first_sequence .. first_sequence + chunk_count`.
+    pub chunk_count: u64,
     /// The frame's payload: the chunks' plaintexts in index order.
     pub payload: Vec<u8>,
 }
@@ -134,6 +143,8 @@ pub struct Reassembler {
     bytes: usize,
     /// (horizon, when it was reached), oldest first.
     reveals: VecDeque<(u64, Instant)>,
+    /// Whether a message was accepted yet (for `join_mid_stream`).
+    started: bool,
     stats: ReassemblerStats,
 }
 
@@ -158,6 +169,7 @@ impl Reassembler {
             partials: BTreeMap::new(),
             bytes: 0,
             reveals: VecDeque::new(),
+            started: false,
             stats: ReassemblerStats::default(),
         }
     }
@@ -165,6 +177,37 @@ impl Reassembler {
     /// The counters so far.
     pub fn stats(&self) -> ReassemblerStats {
         self.stats
+    }
+
+    /// The limits and timing in use.
+    pub fn config(&self) -> &ReassemblerConfig {
+        &self.config
+    }
+
+    /// Every sequence ID below this one is settled: it arrived (and its frame was emitted or
+    /// is in progress past it) or it was given up. The jitter buffer stops waiting for a gap
+    /// once this passes it ([`JitterBuffer::handle_settled`](super::JitterBuffer::handle_settled)).
+    pub fn settled_below(&self) -> u64 {
+        self.base
+    }
+
+    /// When the not yet settled sequence ID `sequence_id` became known to exist (it, or a
+    /// later one, arrived, or a chunk count announced it), or `None` if it is settled or not
+    /// known yet.
+    pub fn known_since(&self, sequence_id: u64) -> Option<Instant> {
+        if sequence_id < self.base || sequence_id >= self.horizon {
+            return None;
+        }
+        // Horizons in `reveals` strictly increase; the first one above the ID revealed it.
+        let i = self.reveals.partition_point(|(h, _)| *h <= sequence_id);
+        self.reveals.get(i).map(|(_, t)| *t)
+    }
+
+    /// When `sequence_id` (not yet settled) will be given up if it has not arrived by then:
+    /// [`known_since`](Self::known_since) plus the frame deadline.
+    pub fn deadline_of(&self, sequence_id: u64) -> Option<Instant> {
+        self.known_since(sequence_id)
+            .map(|t| t + self.config.frame_deadline)
     }
 
     /// Frames in progress.
@@ -217,6 +260,13 @@ impl Reassembler {
             });
         }
 
+        if !self.started {
+            self.started = true;
+            if self.config.join_mid_stream {
+                self.base = first;
+                self.horizon = first;
+            }
+        }
         // Keep the tracked span within the window.
         if end > self.base.saturating_add(self.config.window) {
             self.give_up_below(end - self.config.window);
@@ -244,6 +294,7 @@ impl Reassembler {
                 reference: message.is_reference_frame(),
                 layer_id: message.layer_id(),
                 first_sequence: seq,
+                chunk_count: 1,
                 payload: plaintext.to_vec(),
             }));
         }
@@ -277,6 +328,7 @@ impl Reassembler {
                     reference: p.reference,
                     layer_id: p.layer_id,
                     first_sequence: first,
+                    chunk_count: p.count,
                     payload,
                 }
             })
