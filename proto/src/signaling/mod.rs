@@ -64,6 +64,6 @@ pub use proposal::{FEC_CODEC, Proposal, ReceiveStream, SendStream, Stream};
 pub use channel::{
     AdvertisementMessage, ChannelError, ChannelErrorMessage, CheckCommand, CheckReceived,
     ClientMessage, ConferenceEnded, Consent, Ping, ProposalMessage, ProposalResult, RelayInfo,
-    ServerMessage, Welcome,
+    ServerMessage, Welcome, proposal_id_of,
 };
 pub use hex::{HexSecret, HexTransactionId, MAX_SENDER_SECRET_LEN, from_hex, to_hex};
