@@ -192,10 +192,10 @@ impl Service {
     async fn finish_failed(&self, path_id: &str) -> Result<(), ApiError> {
         self.locked(&path_lock(path_id), || async {
             let Some(mut path) = self.store.get_path(path_id).await? else {
-                return Ok(());
+                return Ok(None);
             };
             if path.finished {
-                return Ok(());
+                return Ok(None);
             }
             path.finished = true;
             self.store.put_path(&path, &[], self.config.check_timeout).await?;
@@ -207,9 +207,15 @@ impl Service {
                 .with_label_values(&["failure"])
                 .inc();
             tracing::info!(path = path_id, pair = %path.pair_type, "check failed");
+            Ok(Some(path.conference_id))
+        })
+        .await?
+        .map_or(Ok(()), |id| {
+            // Waiters re-read the conference's state, which includes its consent.
+            let hub = self.hub.clone();
+            tokio::spawn(async move { hub.conference_changed(id).await });
             Ok(())
         })
-        .await
     }
 
     /// A node's uplink reports (`POST /v1/nodes/{id}/checks`). Reports that match no check
