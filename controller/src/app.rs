@@ -73,7 +73,10 @@ impl RunningController {
         if let Some(server) = self.server.take() {
             // Open WebSockets do not end by themselves: give requests a moment, then stop.
             let abort = server.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), server).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), server)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -123,7 +126,9 @@ pub async fn start(config: ControllerConfig) -> Result<RunningController, StartE
     let channel = format!("{}:bus", config.redis_prefix);
     let hub = Hub::new(
         controller_id.clone(),
-        redis.as_ref().map(|(_, conn)| (conn.clone(), channel.clone())),
+        redis
+            .as_ref()
+            .map(|(_, conn)| (conn.clone(), channel.clone())),
     );
     if let Some((client, _)) = &redis {
         tasks.push(run_subscriber(hub.clone(), client.clone(), channel).await?);

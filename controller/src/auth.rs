@@ -56,7 +56,10 @@ fn listed(keys: &[[u8; 32]], presented: &str) -> bool {
     let d = digest(presented);
     let mut found = false;
     for k in keys {
-        let diff = k.iter().zip(d.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = k
+            .iter()
+            .zip(d.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         found |= std::hint::black_box(diff) == 0;
     }
     found
@@ -79,8 +82,7 @@ impl Credentials {
 
     fn mac(&self) -> HmacSha256 {
         // HMAC takes keys of any length; this cannot fail.
-        HmacSha256::new_from_slice(&self.token_secret)
-            .unwrap_or_else(|_| unreachable_hmac())
+        HmacSha256::new_from_slice(&self.token_secret).unwrap_or_else(|_| unreachable_hmac())
     }
 
     /// A token for `client_id` that expires at `exp` (Unix seconds).

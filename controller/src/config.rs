@@ -86,21 +86,43 @@ pub struct ControllerConfig {
     /// API keys of apps. Default: none, in which case one is generated at start (shared
     /// through Redis when `redis_url` is set) and logged. Flag repeatable; the environment
     /// variable is comma-separated.
-    #[arg(long = "api-key", env = "NEWMEDIA_CONTROLLER_API_KEYS", value_name = "KEY", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "api-key",
+        env = "NEWMEDIA_CONTROLLER_API_KEYS",
+        value_name = "KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
 
     /// API keys of SFU nodes. Default: none, in which case the app keys also serve nodes.
-    #[arg(long = "node-key", env = "NEWMEDIA_CONTROLLER_NODE_KEYS", value_name = "KEY", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "node-key",
+        env = "NEWMEDIA_CONTROLLER_NODE_KEYS",
+        value_name = "KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub node_keys: Vec<String>,
 
     /// Secret that signs client tokens (HMAC-SHA256). Default: generated at start (shared
     /// through Redis when `redis_url` is set).
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_TOKEN_SECRET", value_name = "SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_TOKEN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_secret: Option<String>,
 
     /// Default and maximum lifetime of client tokens, seconds. Default 600.
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_TOKEN_TTL_SECS", value_name = "SECS", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_TOKEN_TTL_SECS",
+        value_name = "SECS",
+        default_value_t = 600
+    )]
     pub token_ttl_secs: u64,
 
     /// Redis URL (`redis://127.0.0.1:6379/`) for state shared by several controllers.
@@ -110,7 +132,12 @@ pub struct ControllerConfig {
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key and of the bus channel. Default "newmedia".
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_REDIS_PREFIX", value_name = "PREFIX", default_value = "newmedia")]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_REDIS_PREFIX",
+        value_name = "PREFIX",
+        default_value = "newmedia"
+    )]
     pub redis_prefix: String,
 
     /// This controller's ID on the Redis bus. Default: random.
@@ -119,29 +146,59 @@ pub struct ControllerConfig {
     pub controller_id: Option<String>,
 
     /// Heartbeat interval asked of nodes, milliseconds; 3 missed ones mean dead. Default 1000.
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_HEARTBEAT_INTERVAL_MS", value_name = "MS", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_HEARTBEAT_INTERVAL_MS",
+        value_name = "MS",
+        default_value_t = 1000
+    )]
     pub heartbeat_interval_ms: u64,
 
     /// Time for a Snowflake path to be consented before it counts as failed, milliseconds.
     /// Default 5000.
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_CHECK_TIMEOUT_MS", value_name = "MS", default_value_t = 5000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_CHECK_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 5000
+    )]
     pub check_timeout_ms: u64,
 
     /// How many of the best-ranked paths are checked in parallel. Default 3.
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_PARALLEL_CHECKS", value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_PARALLEL_CHECKS",
+        value_name = "N",
+        default_value_t = 3
+    )]
     pub parallel_checks: usize,
 
     /// How long a REST call with `"wait": true` waits for proposal results, milliseconds.
     /// Default 10000.
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_PROPOSAL_TIMEOUT_MS", value_name = "MS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_PROPOSAL_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 10_000
+    )]
     pub proposal_timeout_ms: u64,
 
     /// How long check outcomes count in ranking, seconds. Default 86400 (a day).
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_HISTORY_WINDOW_SECS", value_name = "SECS", default_value_t = 86_400)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_HISTORY_WINDOW_SECS",
+        value_name = "SECS",
+        default_value_t = 86_400
+    )]
     pub history_window_secs: u64,
 
     /// Timeout of each call to a node's admin API, milliseconds. Default 2000.
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_NODE_TIMEOUT_MS", value_name = "MS", default_value_t = 2000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_NODE_TIMEOUT_MS",
+        value_name = "MS",
+        default_value_t = 2000
+    )]
     pub node_timeout_ms: u64,
 
     /// Log line format: text or json. Default text.
@@ -149,7 +206,12 @@ pub struct ControllerConfig {
     pub log_format: LogFormat,
 
     /// Log filter (env-filter syntax). Default "info".
-    #[arg(long, env = "NEWMEDIA_CONTROLLER_LOG_LEVEL", value_name = "FILTER", default_value = "info")]
+    #[arg(
+        long,
+        env = "NEWMEDIA_CONTROLLER_LOG_LEVEL",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
     pub log_level: String,
 }
 
@@ -183,7 +245,10 @@ impl fmt::Debug for ControllerConfig {
             .field("listen", &self.listen)
             .field("api_keys", &self.api_keys.len())
             .field("node_keys", &self.node_keys.len())
-            .field("token_secret", &self.token_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "token_secret",
+                &self.token_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .field("redis_prefix", &self.redis_prefix)
@@ -224,10 +289,11 @@ impl ControllerConfig {
                     path: path.clone(),
                     source,
                 })?;
-                let mut file: Self = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?;
+                let mut file: Self =
+                    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                        path: path.clone(),
+                        source: Box::new(source),
+                    })?;
                 file.overlay_explicit(flags, &matches);
                 file
             }
@@ -293,11 +359,22 @@ impl ControllerConfig {
                 reason: reason.to_owned(),
             })
         };
-        if self.api_keys.iter().chain(&self.node_keys).any(|k| k.trim().is_empty() || k.starts_with("v1.")) {
-            return invalid("api_keys", "keys must be non-empty and not start with \"v1.\"");
+        if self
+            .api_keys
+            .iter()
+            .chain(&self.node_keys)
+            .any(|k| k.trim().is_empty() || k.starts_with("v1."))
+        {
+            return invalid(
+                "api_keys",
+                "keys must be non-empty and not start with \"v1.\"",
+            );
         }
         if self.token_secret.as_deref().is_some_and(str::is_empty) {
-            return invalid("token_secret", "must not be empty (leave it unset to generate one)");
+            return invalid(
+                "token_secret",
+                "must not be empty (leave it unset to generate one)",
+            );
         }
         if self.token_ttl_secs == 0 {
             return invalid("token_ttl_secs", "must be at least 1");

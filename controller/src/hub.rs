@@ -16,14 +16,18 @@ use tokio::sync::{broadcast, mpsc};
 
 /// What travels between controllers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum BusEvent {
     /// A message for one client.
     ToClient {
         /// The client.
         client_id: String,
         /// The message.
-        message: ServerMessage,
+        message: Box<ServerMessage>,
     },
     /// A conference's state changed.
     ConferenceChanged {
@@ -116,7 +120,7 @@ impl Hub {
         }
         self.publish(BusEvent::ToClient {
             client_id: client_id.to_owned(),
-            message,
+            message: Box::new(message),
         })
         .await;
     }

@@ -47,7 +47,10 @@ impl Metrics {
             &["direction"],
         )?;
         let check_outcomes = IntCounterVec::new(
-            name("check_outcomes_total", "Snowflake paths that succeeded or failed"),
+            name(
+                "check_outcomes_total",
+                "Snowflake paths that succeeded or failed",
+            ),
             &["outcome"],
         )?;
         let consents = IntCounter::with_opts(name("consents_total", "consents sent"))?;

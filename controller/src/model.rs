@@ -4,8 +4,7 @@
 
 use newmedia_proto::crypto::Algorithm;
 use newmedia_proto::signaling::rest::{
-    ConferenceState, KeyMode, NodeHeartbeat, NodeInfo, NodeRegistration, PartyState,
-    ProposalStatus,
+    ConferenceState, KeyMode, NodeHeartbeat, NodeInfo, NodeRegistration, PartyState, ProposalStatus,
 };
 use newmedia_proto::signaling::{Address, Advertisement, HexSecret, HexTransactionId, Proposal};
 use serde::{Deserialize, Serialize};

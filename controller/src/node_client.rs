@@ -175,7 +175,10 @@ impl NodeClient {
         node: &NodeRegistration,
         downlink: &NodeDownlink,
     ) -> Result<(), NodeError> {
-        let req = self.http.post(Self::url(node, "/v1/downlinks")).json(downlink);
+        let req = self
+            .http
+            .post(Self::url(node, "/v1/downlinks"))
+            .json(downlink);
         self.call(node, "install downlink", req, &[200, 204])
             .await
             .map(drop)

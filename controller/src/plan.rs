@@ -181,7 +181,7 @@ fn sink_for<'a>(
 }
 
 fn even(x: u64) -> u32 {
-    u32::try_from(x & !1).unwrap_or(u32::MAX & !1).max(2)
+    u32::try_from(x & !1).unwrap_or(u32::MAX - 1).max(2)
 }
 
 fn encodings(

@@ -1,7 +1,12 @@
 //! Placement across two real `newmedia-sfu` nodes started in-process: conferences go to the
 //! least-loaded node, admission shows in the node's own admin API, and a node that stops
 //! heart-beating has its conferences placed again with new proposals.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -86,20 +91,46 @@ async fn least_loaded_node_gets_the_conference_and_admits_its_endpoints() {
     let _bob = client(&c, "bob", 2).await;
     let _carol = client(&c, "carol", 3).await;
 
-    let first = app(&c).create_conference(&create(&["alice", "bob"])).await.unwrap();
-    let second = app(&c).create_conference(&create(&["carol"])).await.unwrap();
-    assert_ne!(first.node_id, second.node_id, "the second goes to the emptier node");
-    let (on_first, on_second) = if first.node_id == "sfu-a" { (&a, &b) } else { (&b, &a) };
-    assert_eq!(node_conferences(on_first).await, vec![(first.conference_id, 2)]);
-    assert_eq!(node_conferences(on_second).await, vec![(second.conference_id, 1)]);
+    let first = app(&c)
+        .create_conference(&create(&["alice", "bob"]))
+        .await
+        .unwrap();
+    let second = app(&c)
+        .create_conference(&create(&["carol"]))
+        .await
+        .unwrap();
+    assert_ne!(
+        first.node_id, second.node_id,
+        "the second goes to the emptier node"
+    );
+    let (on_first, on_second) = if first.node_id == "sfu-a" {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert_eq!(
+        node_conferences(on_first).await,
+        vec![(first.conference_id, 2)]
+    );
+    assert_eq!(
+        node_conferences(on_second).await,
+        vec![(second.conference_id, 1)]
+    );
 
     // The proposal's sendTo is that node, pinned by its real fingerprint.
     let p = next_proposal(&mut alice.ws).await;
     assert_eq!(
-        p.proposal.send_to()[0].local.as_ref().unwrap().socket_addr(),
+        p.proposal.send_to()[0]
+            .local
+            .as_ref()
+            .unwrap()
+            .socket_addr(),
         on_first.media_addr
     );
-    assert_eq!(p.proposal.send_to()[0].tls_fingerprint(), Some(on_first.fingerprint));
+    assert_eq!(
+        p.proposal.send_to()[0].tls_fingerprint(),
+        Some(on_first.fingerprint)
+    );
 
     // Full nodes: no capacity for 11 parties.
     let many: Vec<String> = (0..11).map(|i| format!("p{i}")).collect();
@@ -110,7 +141,10 @@ async fn least_loaded_node_gets_the_conference_and_admits_its_endpoints() {
     match app(&c).create_conference(&create(&refs)).await {
         Err(newmedia_client::signaling::SignalingClientError::Api { status, code, .. }) => {
             assert_eq!(status, 503);
-            assert_eq!(code, newmedia_proto::signaling::rest::ErrorCode::NoNodeCapacity);
+            assert_eq!(
+                code,
+                newmedia_proto::signaling::rest::ErrorCode::NoNodeCapacity
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -127,7 +161,10 @@ async fn dead_node_conferences_move_with_new_proposals() {
     let beat_a = heartbeat_forever(&c, "sfu-a", Duration::from_millis(50));
     let mut alice = client(&c, "alice", 1).await;
     let mut bob = client(&c, "bob", 2).await;
-    let state = app(&c).create_conference(&create(&["alice", "bob"])).await.unwrap();
+    let state = app(&c)
+        .create_conference(&create(&["alice", "bob"]))
+        .await
+        .unwrap();
     assert_eq!(state.node_id, "sfu-a");
     let first = next_proposal(&mut alice.ws).await;
     alice.ws.accept(&first.proposal_id).unwrap();
@@ -142,7 +179,11 @@ async fn dead_node_conferences_move_with_new_proposals() {
         let p = next_proposal(&mut tc.ws).await;
         assert_eq!(p.conference_id, state.conference_id);
         assert_eq!(
-            p.proposal.send_to()[0].local.as_ref().unwrap().socket_addr(),
+            p.proposal.send_to()[0]
+                .local
+                .as_ref()
+                .unwrap()
+                .socket_addr(),
             b.media_addr
         );
         assert_ne!(p.proposal_id, first.proposal_id);
@@ -163,9 +204,17 @@ async fn dead_node_conferences_move_with_new_proposals() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| (n["nodeID"].as_str().unwrap().to_owned(), n["alive"].as_bool().unwrap()))
+        .map(|n| {
+            (
+                n["nodeID"].as_str().unwrap().to_owned(),
+                n["alive"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(alive, [("sfu-a".to_owned(), false), ("sfu-b".to_owned(), true)]);
+    assert_eq!(
+        alive,
+        [("sfu-a".to_owned(), false), ("sfu-b".to_owned(), true)]
+    );
     // A dead node's heartbeat is unknown: it must register again.
     let r = reqwest::Client::new()
         .put(format!("{}/v1/nodes/sfu-a/heartbeat", c.url()))

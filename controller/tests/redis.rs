@@ -1,7 +1,12 @@
 //! Two controllers on one real Redis serve one conference: clients connected to different
 //! controllers get their proposals, answers reach the other controller's state, and a token
 //! from one controller is good at the other (shared generated secrets).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -48,11 +53,15 @@ async fn two_controllers_one_redis_one_conference() {
     .await
     .unwrap();
     alice
-        .advertise(Some("alice"), &fingerprint(1), advertisement(&[candidate(
-            newmedia_proto::signaling::CandidateKind::Local,
-            "127.0.0.1:40001",
-            "cs1",
-        )]))
+        .advertise(
+            Some("alice"),
+            &fingerprint(1),
+            advertisement(&[candidate(
+                newmedia_proto::signaling::CandidateKind::Local,
+                "127.0.0.1:40001",
+                "cs1",
+            )]),
+        )
         .unwrap();
     next_where(&mut alice, |e| {
         matches!(e, newmedia_client::signaling::SignalingEvent::Welcome(_)).then_some(())
@@ -65,7 +74,8 @@ async fn two_controllers_one_redis_one_conference() {
     )
     .await
     .unwrap();
-    bob.advertise(Some("bob"), &fingerprint(2), advertisement(&[])).unwrap();
+    bob.advertise(Some("bob"), &fingerprint(2), advertisement(&[]))
+        .unwrap();
     next_where(&mut bob, |e| {
         matches!(e, newmedia_client::signaling::SignalingEvent::Welcome(_)).then_some(())
     })
@@ -84,24 +94,42 @@ async fn two_controllers_one_redis_one_conference() {
         .unwrap();
     let pa = next_proposal(&mut alice).await;
     let pb = next_proposal(&mut bob).await;
-    assert_eq!((pa.conference_id, pb.conference_id), (state.conference_id, state.conference_id));
+    assert_eq!(
+        (pa.conference_id, pb.conference_id),
+        (state.conference_id, state.conference_id)
+    );
 
     // alice answers at controller two, bob at one; controller one sees both.
     alice.accept(&pa.proposal_id).unwrap();
     bob.reject(&pb.proposal_id, "declined").unwrap();
     let view = loop {
         let s = api_one.conference(state.conference_id).await.unwrap();
-        if s.parties.iter().all(|p| p.proposal != ProposalStatus::Pending) {
+        if s.parties
+            .iter()
+            .all(|p| p.proposal != ProposalStatus::Pending)
+        {
             break s;
         }
         let mut changes = one.service.hub.subscribe_changes();
         let s = api_one.conference(state.conference_id).await.unwrap();
-        if s.parties.iter().all(|p| p.proposal != ProposalStatus::Pending) {
+        if s.parties
+            .iter()
+            .all(|p| p.proposal != ProposalStatus::Pending)
+        {
             break s;
         }
-        tokio::time::timeout(WAIT, changes.recv()).await.expect("no change").unwrap();
+        tokio::time::timeout(WAIT, changes.recv())
+            .await
+            .expect("no change")
+            .unwrap();
     };
-    let by = |id: &str| view.parties.iter().find(|p| p.client_id == id).unwrap().proposal;
+    let by = |id: &str| {
+        view.parties
+            .iter()
+            .find(|p| p.client_id == id)
+            .unwrap()
+            .proposal
+    };
     assert_eq!(by("alice"), ProposalStatus::Accepted);
     assert_eq!(by("bob"), ProposalStatus::Rejected);
 

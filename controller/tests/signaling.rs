@@ -1,15 +1,20 @@
 //! Conference creation sends well-formed proposals to 3 WebSocket clients (the SDK's
 //! signaling client), which the SDK's control model accepts; answers are recorded.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
 use common::*;
 use newmedia_client::control::{MediaConfiguration, StaticKeys};
-use newmedia_client::signaling::SignalingEvent;
 use newmedia_client::signaling::SignalingClientError;
-use newmedia_proto::signaling::rest::{CreateConference, ErrorCode, KeyMode, ProposalStatus};
+use newmedia_client::signaling::SignalingEvent;
 use newmedia_proto::signaling::ClientMessage;
+use newmedia_proto::signaling::rest::{CreateConference, ErrorCode, KeyMode, ProposalStatus};
 
 #[tokio::test]
 async fn three_parties_get_proposals_and_answers_are_recorded() {
@@ -42,11 +47,18 @@ async fn three_parties_get_proposals_and_answers_are_recorded() {
         let p = &msg.proposal;
         p.validate().unwrap();
         // sendTo is the node, pinned by a real fingerprint.
-        assert_eq!(p.send_to()[0].local.as_ref().unwrap().as_str(), "127.0.0.1:4433");
+        assert_eq!(
+            p.send_to()[0].local.as_ref().unwrap().as_str(),
+            "127.0.0.1:4433"
+        );
         assert_eq!(p.send_to()[0].tls_fingerprint(), Some([0xee; 32]));
         // Audio one encoding, video simulcast (maxWidth 1920 >= 1280): 3 send streams.
         assert_eq!(p.send_streams().len(), 3);
-        assert!(p.send_streams().iter().all(|s| s.endpoint_id == Some(msg.endpoint_id)));
+        assert!(
+            p.send_streams()
+                .iter()
+                .all(|s| s.endpoint_id == Some(msg.endpoint_id))
+        );
         // Receive: each of 2 others' audio (with encodingID) and video (without).
         assert_eq!(p.receive_streams().len(), 4);
         for r in p.receive_streams() {
@@ -67,27 +79,46 @@ async fn three_parties_get_proposals_and_answers_are_recorded() {
     }
     // The receiver's secret for a publisher is the publisher's send secret.
     let alice_secret = proposals[0].proposal.send_streams()[0].secret.clone();
-    assert!(proposals[1]
-        .proposal
-        .receive_streams()
-        .iter()
-        .filter(|r| r.endpoint_id == Some(proposals[0].endpoint_id))
-        .all(|r| r.secret == alice_secret));
+    assert!(
+        proposals[1]
+            .proposal
+            .receive_streams()
+            .iter()
+            .filter(|r| r.endpoint_id == Some(proposals[0].endpoint_id))
+            .all(|r| r.secret == alice_secret)
+    );
 
     alice.ws.accept(&proposals[0].proposal_id).unwrap();
-    bob.ws.reject(&proposals[1].proposal_id, "no camera today").unwrap();
+    bob.ws
+        .reject(&proposals[1].proposal_id, "no camera today")
+        .unwrap();
     carol.ws.accept(&proposals[2].proposal_id).unwrap();
 
     // Each accepting client gets its Snowflake check: the answer was processed.
     for tc in [&mut alice, &mut carol] {
-        next_where(&mut tc.ws, |e| matches!(e, SignalingEvent::Check(_)).then_some(())).await;
+        next_where(&mut tc.ws, |e| {
+            matches!(e, SignalingEvent::Check(_)).then_some(())
+        })
+        .await;
     }
     // Bob's rejection is processed before his ping's pong (one connection, in order).
-    bob.ws.send(ClientMessage::Ping(Default::default())).unwrap();
-    next_where(&mut bob.ws, |e| matches!(e, SignalingEvent::Pong(_)).then_some(())).await;
+    bob.ws
+        .send(ClientMessage::Ping(Default::default()))
+        .unwrap();
+    next_where(&mut bob.ws, |e| {
+        matches!(e, SignalingEvent::Pong(_)).then_some(())
+    })
+    .await;
 
     let state = app(&c).conference(state.conference_id).await.unwrap();
-    let status = |id: &str| state.parties.iter().find(|p| p.client_id == id).unwrap().clone();
+    let status = |id: &str| {
+        state
+            .parties
+            .iter()
+            .find(|p| p.client_id == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(status("alice").proposal, ProposalStatus::Accepted);
     assert_eq!(status("carol").proposal, ProposalStatus::Accepted);
     assert_eq!(status("bob").proposal, ProposalStatus::Rejected);
@@ -117,7 +148,11 @@ async fn waiting_creation_reports_rejection_and_reference_keys_have_no_secret() 
     let pa = next_proposal(&mut alice.ws).await;
     let pb = next_proposal(&mut bob.ws).await;
     for p in [&pa, &pb] {
-        let all = p.proposal.send_streams().iter().chain(p.proposal.receive_streams());
+        let all = p
+            .proposal
+            .send_streams()
+            .iter()
+            .chain(p.proposal.receive_streams());
         for s in all {
             assert!(s.secret.is_none());
             let publisher = s.endpoint_id.unwrap();
@@ -128,14 +163,26 @@ async fn waiting_creation_reports_rejection_and_reference_keys_have_no_secret() 
         }
         // No simulcast asked for: one video encoding, so receive streams name it.
         assert_eq!(p.proposal.send_streams().len(), 2);
-        assert!(p.proposal.receive_streams().iter().all(|r| r.encoding_id == Some(1)));
+        assert!(
+            p.proposal
+                .receive_streams()
+                .iter()
+                .all(|r| r.encoding_id == Some(1))
+        );
     }
     alice.ws.accept(&pa.proposal_id).unwrap();
     bob.ws.reject(&pb.proposal_id, "busy").unwrap();
     match create.await.unwrap() {
-        Err(SignalingClientError::Api { status, code, message }) => {
+        Err(SignalingClientError::Api {
+            status,
+            code,
+            message,
+        }) => {
             assert_eq!((status, code), (409, ErrorCode::ProposalRejected));
-            assert!(message.contains("bob") && message.contains("busy"), "{message}");
+            assert!(
+                message.contains("bob") && message.contains("busy"),
+                "{message}"
+            );
         }
         other => panic!("expected proposal_rejected, got {other:?}"),
     }
@@ -162,7 +209,8 @@ async fn join_leave_end_send_new_proposals_and_endings() {
     let id = state.conference_id;
     let first = next_proposal(&mut alice.ws).await;
     assert!(first.proposal.receive_streams().is_empty());
-    node.next_call(|c| matches!(c, NodeCall::CreateConference(x) if x == id).then_some(())).await;
+    node.next_call(|c| matches!(c, NodeCall::CreateConference(x) if x == id).then_some(()))
+        .await;
 
     // Bob joins with his own token; alice gets a new proposal with bob's streams.
     let bob_token = app(&c).token("bob", None).await.unwrap().token;
@@ -174,7 +222,9 @@ async fn join_leave_end_send_new_proposals_and_endings() {
     next_proposal(&mut bob.ws).await;
     let admitted = node
         .next_call(|c| match c {
-            NodeCall::Admit { endpoint, body, .. } if endpoint == 2 => Some(body),
+            NodeCall::Admit {
+                endpoint: 2, body, ..
+            } => Some(body),
             _ => None,
         })
         .await;
@@ -188,24 +238,30 @@ async fn join_leave_end_send_new_proposals_and_endings() {
     }
 
     bob_rest.leave(id, "bob").await.unwrap();
-    next_where(&mut bob.ws, |e| match e {
-        SignalingEvent::ConferenceEnded(e) => Some(assert_eq!((e.conference_id, e.reason.as_str()), (id, "left"))),
+    let ended = next_where(&mut bob.ws, |e| match e {
+        SignalingEvent::ConferenceEnded(e) => Some((e.conference_id, e.reason)),
         _ => None,
     })
     .await;
+    assert_eq!(ended, (id, "left".to_owned()));
     let third = next_proposal(&mut alice.ws).await;
     assert!(third.proposal.receive_streams().is_empty());
-    node.next_call(|c| matches!(c, NodeCall::RemoveEndpoint(x, 2) if x == id).then_some(())).await;
+    node.next_call(|c| matches!(c, NodeCall::RemoveEndpoint(x, 2) if x == id).then_some(()))
+        .await;
 
     app(&c).end(id).await.unwrap();
-    next_where(&mut alice.ws, |e| match e {
-        SignalingEvent::ConferenceEnded(e) => Some(assert_eq!(e.reason, "ended")),
+    let ended = next_where(&mut alice.ws, |e| match e {
+        SignalingEvent::ConferenceEnded(e) => Some(e.reason),
         _ => None,
     })
     .await;
-    node.next_call(|c| matches!(c, NodeCall::DeleteConference(x) if x == id).then_some(())).await;
+    assert_eq!(ended, "ended");
+    node.next_call(|c| matches!(c, NodeCall::DeleteConference(x) if x == id).then_some(()))
+        .await;
     match app(&c).conference(id).await {
-        Err(SignalingClientError::Api { code, .. }) => assert_eq!(code, ErrorCode::UnknownConference),
+        Err(SignalingClientError::Api { code, .. }) => {
+            assert_eq!(code, ErrorCode::UnknownConference)
+        }
         other => panic!("{other:?}"),
     }
     c.shutdown().await;

@@ -1,7 +1,12 @@
 //! Snowflake: check → report → consent, through a fake node's admin API and a fake client
 //! that answers the commands; relay paths (downlink check, downlink install before consent);
 //! new candidates → new checks and a new consent; history recorded per client network.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

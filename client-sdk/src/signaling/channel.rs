@@ -4,8 +4,8 @@ use super::SignalingClientError;
 use futures_util::{SinkExt as _, StreamExt as _};
 use newmedia_proto::signaling::{
     Advertisement, AdvertisementMessage, ChannelError, ChannelErrorMessage, CheckCommand,
-    CheckReceived, ClientMessage, ConferenceEnded, Consent, Ping, ProposalMessage,
-    ProposalResult, ServerMessage, Welcome, proposal_id_of,
+    CheckReceived, ClientMessage, ConferenceEnded, Consent, Ping, ProposalMessage, ProposalResult,
+    ServerMessage, Welcome, proposal_id_of,
 };
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -230,7 +230,9 @@ mod tests {
             "proposal":{"sendStreams":[{"conferenceID":9,"endpointID":1,"sourceID":1,
             "encodingID":1,"codecName":"opus","AEAD":"AES128-GCM"}]}}"#;
         let event = read_event(text, &tx).unwrap();
-        assert!(matches!(event, SignalingEvent::InvalidProposal { ref proposal_id, .. } if proposal_id == "9.1.1"));
+        assert!(
+            matches!(event, SignalingEvent::InvalidProposal { ref proposal_id, .. } if proposal_id == "9.1.1")
+        );
         let ClientMessage::ProposalResult(r) = rx.try_recv().unwrap() else {
             panic!("no rejection");
         };

@@ -1,11 +1,11 @@
 //! The controller's REST API for apps (API key) and clients (token).
 
 use super::SignalingClientError;
-use newmedia_proto::signaling::rest::{
-    AdvertisementUpload, ConferenceState, CreateConference, EndpointInfo, EndpointList,
-    ErrorBody, JoinRequest, TokenRequest, TokenResponse,
-};
 use newmedia_proto::signaling::Advertisement;
+use newmedia_proto::signaling::rest::{
+    AdvertisementUpload, ConferenceState, CreateConference, EndpointInfo, EndpointList, ErrorBody,
+    JoinRequest, TokenRequest, TokenResponse,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;

@@ -12,13 +12,13 @@ pub mod ws;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::service::{Service, now_ms};
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::Router;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +49,9 @@ impl Caller {
     pub fn app(&self) -> Result<(), ApiError> {
         match self.principal {
             Principal::App => Ok(()),
-            _ => Err(ApiError::Forbidden("this call needs an app API key".to_owned())),
+            _ => Err(ApiError::Forbidden(
+                "this call needs an app API key".to_owned(),
+            )),
         }
     }
 
@@ -58,7 +60,9 @@ impl Caller {
         if self.node_key {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("this call needs a node API key".to_owned()))
+            Err(ApiError::Forbidden(
+                "this call needs a node API key".to_owned(),
+            ))
         }
     }
 
@@ -127,7 +131,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| ApiPath(v))
-            .map_err(|_| ApiError::BadRequest("bad path parameter (conference IDs are unsigned integers)".to_owned()))
+            .map_err(|_| {
+                ApiError::BadRequest(
+                    "bad path parameter (conference IDs are unsigned integers)".to_owned(),
+                )
+            })
     }
 }
 
@@ -144,7 +152,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/conferences/{conferenceID}"),
     ("delete", "/v1/conferences/{conferenceID}"),
     ("post", "/v1/conferences/{conferenceID}/parties"),
-    ("delete", "/v1/conferences/{conferenceID}/parties/{clientID}"),
+    (
+        "delete",
+        "/v1/conferences/{conferenceID}/parties/{clientID}",
+    ),
     ("get", "/v1/nodes"),
     ("post", "/v1/nodes"),
     ("put", "/v1/nodes/{nodeID}/heartbeat"),

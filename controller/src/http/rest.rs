@@ -31,7 +31,10 @@ pub async fn issue_token(
         return Err(ApiError::BadRequest(format!("ttlSecs must be 1 to {max}")));
     }
     let expires_at = now_ms() / 1000 + ttl;
-    let token = state.service.credentials.issue(&request.client_id, expires_at);
+    let token = state
+        .service
+        .credentials
+        .issue(&request.client_id, expires_at);
     Ok((
         StatusCode::CREATED,
         Json(TokenResponse {

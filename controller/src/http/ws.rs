@@ -15,9 +15,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::{SinkExt as _, StreamExt as _};
 use newmedia_proto::signaling::rest::ErrorCode;
-use newmedia_proto::signaling::{
-    ChannelError, ChannelErrorMessage, ClientMessage, ServerMessage,
-};
+use newmedia_proto::signaling::{ChannelError, ChannelErrorMessage, ClientMessage, ServerMessage};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -98,7 +96,11 @@ async fn serve(service: Arc<Service>, client_id: String, peer: Option<IpAddr>, s
 
     let writer = tokio::spawn(async move {
         while let Some(message) = queue.recv().await {
-            if sink.send(Message::Text(message.to_json().into())).await.is_err() {
+            if sink
+                .send(Message::Text(message.to_json().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -113,7 +115,10 @@ async fn serve(service: Arc<Service>, client_id: String, peer: Option<IpAddr>, s
             Message::Binary(_) => {
                 service
                     .hub
-                    .send(&client_id, error(ErrorCode::BadJson, "messages are JSON text frames"))
+                    .send(
+                        &client_id,
+                        error(ErrorCode::BadJson, "messages are JSON text frames"),
+                    )
                     .await;
                 continue;
             }

@@ -41,10 +41,9 @@ impl Service {
     pub(super) async fn candidates_changed(&self, client_id: &str) -> Result<(), ApiError> {
         for conference in self.store.list_conferences().await? {
             let id = conference.conference_id;
-            if conference
-                .party(client_id)
-                .is_none_or(|p| p.status != newmedia_proto::signaling::rest::ProposalStatus::Accepted)
-            {
+            if conference.party(client_id).is_none_or(|p| {
+                p.status != newmedia_proto::signaling::rest::ProposalStatus::Accepted
+            }) {
                 continue;
             }
             let round = self
@@ -65,8 +64,13 @@ impl Service {
                 })
                 .await?;
             if let Some((generation, node_id)) = round {
-                tracing::info!(conference = id, client = client_id, "candidates changed; checking again");
-                self.start_round(id, client_id, generation, &node_id).await?;
+                tracing::info!(
+                    conference = id,
+                    client = client_id,
+                    "candidates changed; checking again"
+                );
+                self.start_round(id, client_id, generation, &node_id)
+                    .await?;
             }
         }
         Ok(())
@@ -198,7 +202,9 @@ impl Service {
                 return Ok(None);
             }
             path.finished = true;
-            self.store.put_path(&path, &[], self.config.check_timeout).await?;
+            self.store
+                .put_path(&path, &[], self.config.check_timeout)
+                .await?;
             self.store
                 .record_outcome(&path.network_key, &path.pair_type, false, now_ms())
                 .await?;

@@ -2,15 +2,15 @@
 
 use super::Service;
 use crate::error::ApiError;
-use crate::model::{ClientRecord, ConferenceRecord, NodeRecord, PartyRecord, conference_of_proposal};
+use crate::model::{
+    ClientRecord, ConferenceRecord, NodeRecord, PartyRecord, conference_of_proposal,
+};
 use crate::plan;
 use newmedia_proto::crypto::Algorithm;
 use newmedia_proto::signaling::rest::{
     ConferenceList, ConferenceState, CreateConference, KeyMode, NodeAdmission, ProposalStatus,
 };
-use newmedia_proto::signaling::{
-    ConferenceEnded, ProposalMessage, ProposalResult, ServerMessage,
-};
+use newmedia_proto::signaling::{ConferenceEnded, ProposalMessage, ProposalResult, ServerMessage};
 use std::collections::{HashMap, HashSet};
 
 /// The largest ID: 2^62-1 (IDs are QUIC varints).
@@ -253,7 +253,11 @@ impl Service {
                 Ok(round.map(|g| (g, node_id)))
             })
             .await?;
-        let label = if result.accepted { "accepted" } else { "rejected" };
+        let label = if result.accepted {
+            "accepted"
+        } else {
+            "rejected"
+        };
         self.metrics
             .proposal_results
             .with_label_values(&[label])
@@ -261,7 +265,8 @@ impl Service {
         tracing::info!(conference = id, client = client_id, result = label, reason = ?result.reason, "proposal answered");
         self.hub.conference_changed(id).await;
         if let Some((generation, node_id)) = round {
-            self.start_round(id, client_id, generation, &node_id).await?;
+            self.start_round(id, client_id, generation, &node_id)
+                .await?;
         }
         Ok(())
     }

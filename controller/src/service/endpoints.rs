@@ -15,8 +15,7 @@ pub const MAX_CLIENT_ID_LEN: usize = 128;
 
 /// Checks a client ID: 1 to 128 characters, no control characters.
 pub fn check_client_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty() || id.chars().count() > MAX_CLIENT_ID_LEN || id.chars().any(char::is_control)
-    {
+    if id.is_empty() || id.chars().count() > MAX_CLIENT_ID_LEN || id.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(
             "a clientID is 1 to 128 characters without control characters".to_owned(),
         ));
@@ -26,11 +25,13 @@ pub fn check_client_id(id: &str) -> Result<(), ApiError> {
 
 /// The fingerprint as 64 lower-case hex digits.
 pub fn normalize_fingerprint(text: &str) -> Result<String, ApiError> {
-    parse_fingerprint(text).map(|fp| to_hex(&fp)).ok_or_else(|| {
-        ApiError::BadRequest(
-            "fingerprint must be 64 hex digits, optionally as colon-separated pairs".to_owned(),
-        )
-    })
+    parse_fingerprint(text)
+        .map(|fp| to_hex(&fp))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "fingerprint must be 64 hex digits, optionally as colon-separated pairs".to_owned(),
+            )
+        })
 }
 
 impl Service {
@@ -77,9 +78,8 @@ impl Service {
             }
         }
 
-        let moved = previous.is_some_and(|p| {
-            p.advertisement.receive_at() != record.advertisement.receive_at()
-        });
+        let moved = previous
+            .is_some_and(|p| p.advertisement.receive_at() != record.advertisement.receive_at());
         if moved {
             self.candidates_changed(client_id).await?;
         }

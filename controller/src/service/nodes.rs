@@ -8,9 +8,7 @@ use super::conferences::conference_lock;
 use super::{Service, now_ms};
 use crate::error::ApiError;
 use crate::model::NodeRecord;
-use newmedia_proto::signaling::rest::{
-    NodeHeartbeat, NodeList, NodeRegistered, NodeRegistration,
-};
+use newmedia_proto::signaling::rest::{NodeHeartbeat, NodeList, NodeRegistered, NodeRegistration};
 use std::collections::HashMap;
 
 impl Service {
@@ -25,7 +23,10 @@ impl Service {
         registration.tls_fingerprint_sha256 =
             super::endpoints::normalize_fingerprint(&registration.tls_fingerprint_sha256)?;
         if registration.candidates.is_empty()
-            || registration.candidates.iter().any(|c| c.address().is_none())
+            || registration
+                .candidates
+                .iter()
+                .any(|c| c.address().is_none())
         {
             return Err(ApiError::BadRequest(
                 "candidates: at least one, each with exactly one of relay, stun, local".to_owned(),
@@ -129,9 +130,7 @@ impl Service {
             let cpu = node.load.cpu;
             let better = match &best {
                 None => true,
-                Some((l, c, b)) => {
-                    (load, cpu, id) < (*l, *c, b.registration.node_id.as_str())
-                }
+                Some((l, c, b)) => (load, cpu, id) < (*l, *c, b.registration.node_id.as_str()),
             };
             if better {
                 best = Some((load, cpu, node));

@@ -281,9 +281,10 @@ mod tests {
         };
         assert_eq!(
             types(&rank(&client, &node, &input))[..2],
+            // Both good now: candidate type decides.
             [
-                "relay>local@198.51.100.9:5000".to_owned(),
-                "stun>local@203.0.113.10:43210".to_owned()
+                "stun>local@203.0.113.10:43210".to_owned(),
+                "relay>local@198.51.100.9:5000".to_owned()
             ]
         );
     }

@@ -133,7 +133,12 @@ impl Store for MemoryStore {
     }
 
     async fn history(&self, network: &str) -> Result<History, StoreError> {
-        Ok(self.lock().history.get(network).cloned().unwrap_or_default())
+        Ok(self
+            .lock()
+            .history
+            .get(network)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn put_path(

@@ -148,8 +148,12 @@ impl Store for RedisStore {
     }
 
     async fn put_conference(&self, conference: &ConferenceRecord) -> Result<(), StoreError> {
-        self.put_json("conference", &conference.conference_id.to_string(), conference)
-            .await
+        self.put_json(
+            "conference",
+            &conference.conference_id.to_string(),
+            conference,
+        )
+        .await
     }
 
     async fn get_conference(&self, id: u64) -> Result<Option<ConferenceRecord>, StoreError> {

@@ -1,6 +1,13 @@
 //! Shared fixtures: controllers on loopback, SDK signaling clients, a fake SFU node admin API,
 //! and a real `redis-server`.
-#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -99,7 +106,11 @@ pub async fn client(c: &RunningController, id: &str, fp: u8) -> TestClient {
         c,
         id,
         fp,
-        &[candidate(CandidateKind::Local, &format!("127.0.0.1:{}", 40000 + u16::from(fp)), &format!("cs{fp}"))],
+        &[candidate(
+            CandidateKind::Local,
+            &format!("127.0.0.1:{}", 40000 + u16::from(fp)),
+            &format!("cs{fp}"),
+        )],
     )
     .await
 }
@@ -186,7 +197,9 @@ impl FakeNode {
                         if *s.fail.lock().unwrap() {
                             return StatusCode::INTERNAL_SERVER_ERROR;
                         }
-                        let _ = s.tx.send(NodeCall::CreateConference(b["conferenceID"].as_u64().unwrap()));
+                        let _ = s.tx.send(NodeCall::CreateConference(
+                            b["conferenceID"].as_u64().unwrap(),
+                        ));
                         StatusCode::CREATED
                     },
                 ),
@@ -201,15 +214,23 @@ impl FakeNode {
             .route(
                 "/v1/conferences/{id}/endpoints/{ep}",
                 put(
-                    |State(s): State<Stub>, Path((id, ep)): Path<(u64, u64)>, Json(b): Json<serde_json::Value>| async move {
-                        let _ = s.tx.send(NodeCall::Admit { conference: id, endpoint: ep, body: b });
+                    |State(s): State<Stub>,
+                     Path((id, ep)): Path<(u64, u64)>,
+                     Json(b): Json<serde_json::Value>| async move {
+                        let _ = s.tx.send(NodeCall::Admit {
+                            conference: id,
+                            endpoint: ep,
+                            body: b,
+                        });
                         StatusCode::CREATED
                     },
                 )
-                .delete(|State(s): State<Stub>, Path((id, ep)): Path<(u64, u64)>| async move {
-                    let _ = s.tx.send(NodeCall::RemoveEndpoint(id, ep));
-                    StatusCode::NO_CONTENT
-                }),
+                .delete(
+                    |State(s): State<Stub>, Path((id, ep)): Path<(u64, u64)>| async move {
+                        let _ = s.tx.send(NodeCall::RemoveEndpoint(id, ep));
+                        StatusCode::NO_CONTENT
+                    },
+                ),
             )
             .route(
                 "/v1/relay/fingerprints/{fp}",
@@ -220,17 +241,21 @@ impl FakeNode {
             )
             .route(
                 "/v1/checks",
-                post(|State(s): State<Stub>, Json(b): Json<NodeCheckCommand>| async move {
-                    let _ = s.tx.send(NodeCall::Check(b));
-                    StatusCode::ACCEPTED
-                }),
+                post(
+                    |State(s): State<Stub>, Json(b): Json<NodeCheckCommand>| async move {
+                        let _ = s.tx.send(NodeCall::Check(b));
+                        StatusCode::ACCEPTED
+                    },
+                ),
             )
             .route(
                 "/v1/downlinks",
-                post(|State(s): State<Stub>, Json(b): Json<NodeDownlink>| async move {
-                    let _ = s.tx.send(NodeCall::Downlink(b));
-                    StatusCode::NO_CONTENT
-                }),
+                post(
+                    |State(s): State<Stub>, Json(b): Json<NodeDownlink>| async move {
+                        let _ = s.tx.send(NodeCall::Downlink(b));
+                        StatusCode::NO_CONTENT
+                    },
+                ),
             )
             .with_state(stub);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,7 +276,11 @@ impl FakeNode {
     pub fn registration(&self, capacity: u64, turn2: Option<&str>) -> NodeRegistration {
         NodeRegistration {
             node_id: self.id.clone(),
-            candidates: vec![candidate(CandidateKind::Local, &self.media, "node-stun-secret")],
+            candidates: vec![candidate(
+                CandidateKind::Local,
+                &self.media,
+                "node-stun-secret",
+            )],
             tls_fingerprint_sha256: fingerprint(0xee),
             admin_url: format!("http://{}", self.admin),
             admin_token: "node-admin-token".to_owned(),
@@ -289,7 +318,11 @@ pub async fn register(c: &RunningController, registration: &NodeRegistration) {
 }
 
 /// Heart-beats for `node_id` every `every` until dropped.
-pub fn heartbeat_forever(c: &RunningController, node_id: &str, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn heartbeat_forever(
+    c: &RunningController,
+    node_id: &str,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     let url = format!("{}/v1/nodes/{node_id}/heartbeat", c.url());
     tokio::spawn(async move {
         let http = reqwest::Client::new();

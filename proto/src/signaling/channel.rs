@@ -247,7 +247,8 @@ fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Channel
 
 impl ClientMessage {
     /// The known `"type"` values.
-    pub const TYPES: [&'static str; 4] = ["advertisement", "proposalResult", "checkReceived", "ping"];
+    pub const TYPES: [&'static str; 4] =
+        ["advertisement", "proposalResult", "checkReceived", "ping"];
 
     /// Reads a client message; the advertisement of an `"advertisement"` is validated
     /// (PROTOCOL.md §10).

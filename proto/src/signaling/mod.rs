@@ -59,11 +59,11 @@ mod validate;
 pub use address::{Address, AddressForm};
 pub use advertisement::{Advertisement, Codec, MediaType, Sink, Source};
 pub use candidate::{Candidate, CandidateKind, parse_fingerprint};
-pub use error::SignalingError;
-pub use proposal::{FEC_CODEC, Proposal, ReceiveStream, SendStream, Stream};
 pub use channel::{
     AdvertisementMessage, ChannelError, ChannelErrorMessage, CheckCommand, CheckReceived,
     ClientMessage, ConferenceEnded, Consent, Ping, ProposalMessage, ProposalResult, RelayInfo,
     ServerMessage, Welcome, proposal_id_of,
 };
+pub use error::SignalingError;
 pub use hex::{HexSecret, HexTransactionId, MAX_SENDER_SECRET_LEN, from_hex, to_hex};
+pub use proposal::{FEC_CODEC, Proposal, ReceiveStream, SendStream, Stream};
