@@ -322,3 +322,93 @@ pub fn proposal_id_of(text: &str) -> Option<String> {
     let value: Value = serde_json::from_str(text).ok()?;
     Some(value.get("proposalID")?.as_str()?.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The examples of PROTOCOL.md §14.4 read and write back to the same JSON value.
+    #[test]
+    fn protocol_examples_roundtrip() {
+        let client = [
+            r#"{"type":"advertisement","clientID":"alice","fingerprint":"ab","advertisement":{"receiveAt":[{"local":"192.168.0.2:5000","stunSecret":"s8i739dk8"}]}}"#,
+            r#"{"type":"proposalResult","proposalID":"4638572387.1.1","accepted":true}"#,
+            r#"{"type":"proposalResult","proposalID":"4638572387.1.1","accepted":false,"reason":"codec av1 not supported"}"#,
+            r#"{"type":"checkReceived","from":"192.0.2.20:4433","to":"198.51.100.9:50000","transactionID":"0c0d0e0f101112131415161a","senderSecret":"00112233445566778899aabbccddeeff"}"#,
+            r#"{"type":"ping","nonce":"42"}"#,
+        ];
+        for text in client {
+            let m = ClientMessage::from_json(text).unwrap();
+            let back: Value = serde_json::from_str(&m.to_json()).unwrap();
+            assert_eq!(back, serde_json::from_str::<Value>(text).unwrap(), "{text}");
+        }
+        let server = [
+            r#"{"type":"welcome","clientID":"alice","relays":[{"service":"192.0.2.20:4434","tlsFingerprintSHA256":"ee"}]}"#,
+            r#"{"type":"proposal","proposalID":"4638572387.1.1","conferenceID":4638572387,"endpointID":1,"proposal":{"sendTo":[{"local":"192.0.2.20:4433","stunSecret":"x","tlsFingerprintSHA256":"ee"}]}}"#,
+            r#"{"type":"check","checkID":"9f2c41d07a3b5e61.u","conferenceID":4638572387,"from":"192.168.0.2:5000","to":"192.0.2.20:4433","stunSecret":"20kdiu83kd8","transactionID":"a1a2a3a4a5a6a7a8a9aaabac"}"#,
+            r#"{"type":"consent","checkID":"9f2c41d07a3b5e61.u","conferenceID":4638572387,"senderSecret":"00112233445566778899aabbccddeeff","observed":"203.0.113.10:43210"}"#,
+            r#"{"type":"conferenceEnded","conferenceID":4638572387,"reason":"ended"}"#,
+            r#"{"type":"error","code":"unknown_proposal","message":"unknown proposal \"77.1.1\""}"#,
+            r#"{"type":"pong","nonce":"42"}"#,
+        ];
+        for text in server {
+            let m = ServerMessage::from_json(text).unwrap();
+            let back: Value = serde_json::from_str(&m.to_json()).unwrap();
+            assert_eq!(back, serde_json::from_str::<Value>(text).unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(
+            ClientMessage::from_json("[1]"),
+            Err(ChannelError::Malformed(_))
+        ));
+        assert!(matches!(
+            ClientMessage::from_json(r#"{"type":"welcome"}"#),
+            Err(ChannelError::UnknownType(t)) if t == "welcome"
+        ));
+        let bad_ad = r#"{"type":"advertisement","fingerprint":"x","advertisement":{"sources":[
+            {"sourceID":1,"sourceType":"audio","codecs":[]},{"sourceID":1,"sourceType":"audio","codecs":[]}]}}"#;
+        assert!(matches!(
+            ClientMessage::from_json(bad_ad),
+            Err(ChannelError::Invalid {
+                what: "advertisement",
+                ..
+            })
+        ));
+        let bad_proposal = r#"{"type":"proposal","proposalID":"p","conferenceID":1,"endpointID":1,"proposal":{"dscp":46}}"#;
+        assert!(matches!(
+            ServerMessage::from_json(bad_proposal),
+            Err(ChannelError::Invalid {
+                what: "proposal",
+                ..
+            })
+        ));
+        assert_eq!(proposal_id_of(bad_proposal).as_deref(), Some("p"));
+        let short_txn = r#"{"type":"checkReceived","from":"1.2.3.4:5","to":"1.2.3.4:6","transactionID":"ab","senderSecret":"00"}"#;
+        assert!(matches!(
+            ClientMessage::from_json(short_txn),
+            Err(ChannelError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn readers_never_panic(text in ".{0,200}") {
+            let _ = ClientMessage::from_json(&text);
+            let _ = ServerMessage::from_json(&text);
+            let _ = proposal_id_of(&text);
+        }
+
+        #[test]
+        fn typed_junk_never_panics(kind in prop::sample::select(vec![
+            "advertisement", "proposalResult", "checkReceived", "ping", "welcome", "proposal",
+            "check", "consent", "conferenceEnded", "error", "pong"]), body in ".{0,80}") {
+            let text = format!(r#"{{"type":"{kind}",{body}}}"#);
+            let _ = ClientMessage::from_json(&text);
+            let _ = ServerMessage::from_json(&text);
+        }
+    }
+}
