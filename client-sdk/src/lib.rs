@@ -10,6 +10,8 @@
 //! - [`media`]: the sans-IO media pipeline (draft §5, §6.4, §6.7): packetizer and send
 //!   pacer; reassembler, loss recovery, jitter buffer and lip sync; receiver reports and
 //!   stream metrics.
+//! - [`signaling`]: the controller's WebSocket client (advertisement, proposals, Snowflake
+//!   commands) and a REST client for apps (tokens, conferences, endpoints).
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).
@@ -23,5 +25,6 @@ pub mod control;
 pub mod identity;
 pub mod media;
 pub mod session;
+pub mod signaling;
 pub mod tls;
 pub mod transport;

@@ -39,16 +39,31 @@
 //!
 //! Advertisements: `sourceID`s are unique among sources and `sinkID`s among sinks, all at most
 //! 2^62-1; no codec has an empty `codecName`.
+//!
+//! # Controller API
+//!
+//! [`channel`] has the controller's WebSocket messages ([`ClientMessage`], [`ServerMessage`])
+//! and [`rest`] the bodies of its REST API and of its calls to SFU nodes (PROTOCOL.md §14),
+//! shared by the controller, the SDK and the load tester.
 
 mod address;
 mod advertisement;
 mod candidate;
+pub mod channel;
 mod error;
+mod hex;
 mod proposal;
+pub mod rest;
 mod validate;
 
 pub use address::{Address, AddressForm};
 pub use advertisement::{Advertisement, Codec, MediaType, Sink, Source};
 pub use candidate::{Candidate, CandidateKind, parse_fingerprint};
+pub use channel::{
+    AdvertisementMessage, ChannelError, ChannelErrorMessage, CheckCommand, CheckReceived,
+    ClientMessage, ConferenceEnded, Consent, Ping, ProposalMessage, ProposalResult, RelayInfo,
+    ServerMessage, Welcome, proposal_id_of,
+};
 pub use error::SignalingError;
+pub use hex::{HexSecret, HexTransactionId, MAX_SENDER_SECRET_LEN, from_hex, to_hex};
 pub use proposal::{FEC_CODEC, Proposal, ReceiveStream, SendStream, Stream};
