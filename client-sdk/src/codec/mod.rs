@@ -13,3 +13,4 @@ pub mod data;
 pub mod g711;
 pub mod h264;
 pub mod ivf;
+pub mod opus;
