@@ -13,4 +13,5 @@ pub mod data;
 pub mod g711;
 pub mod h264;
 pub mod ivf;
+pub mod ogg;
 pub mod opus;

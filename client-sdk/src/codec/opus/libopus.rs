@@ -272,7 +272,6 @@ impl OpusDecoder {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::super::OpusPacket;
     use super::*;
     use proptest::prelude::*;
