@@ -9,9 +9,12 @@
 //! - [`ivf`]: the IVF container AV1 files come in: reader and byte-identical writer.
 
 pub mod av1;
+pub mod av1_sequence;
 pub mod data;
 pub mod g711;
 pub mod h264;
+pub mod h264_sps;
 pub mod ivf;
+pub mod media_file;
 pub mod ogg;
 pub mod opus;
