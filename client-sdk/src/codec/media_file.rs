@@ -36,14 +36,15 @@
 //! - Ogg Opus header: `21 | flags (1 byte; 0x01: the file's last page has EOS) | the pages
 //!   before the first page holding audio data, as in the file` (the `OpusHead` page, the
 //!   `OpusTags` pages and any empty pages after them).
-//! - Ogg Opus frame: `21 | varint granule | varint n | n page breaks`, each
+//! - Ogg Opus frame: `21 | varint packet | varint granule | varint n | n page breaks`, each
 //!   `varint k | header_type (1 byte) | extras (1 byte) | [granule u64le if extras & 1] |
 //!   [sequence u32le if extras & 2]`.
 //!
-//! The Ogg Opus frame fields: `granule` is the granule position a page ending right after
+//! The Ogg Opus frame fields: `packet` is the packet's index among the audio packets (from
+//! 0), so a writer sees where packets are missing. `granule` is the granule position a page ending right after
 //! this packet carries: exactly the page's when the packet is the last to end on its page;
-//! else the previous packet's plus this packet's duration (at most the page's), or, on the
-//! first audio page, the page's minus the durations of the packets after it. A page break
+//! else the later of the previous packet's plus this packet's duration and the page's minus
+//! the durations of the packets after it on the page, but at most the page's. A page break
 //! says a page ends after `k` of the packet's lacing values (`1 <= k <= len / 255 + 1`,
 //! non-decreasing; several breaks at one `k` are empty pages). `header_type` is the page's,
 //! with the continued flag 0x01 clear (the writer derives it). The writer derives a page's
@@ -54,11 +55,15 @@
 //!
 //! A writer given only some of the frames (in order) still writes a valid file:
 //! H.264 and IVF simply lack the missing frames (the IVF header is kept as given); µ-law
-//! fills a gap in the timestamps with silence (0xFF), up to [`MAX_MULAW_GAP_MS`], so later
-//! audio keeps its time; Ogg Opus pages whose boundaries were carried by a missing packet
-//! merge with the next page (split at 255 segments), granule positions keep their real
-//! time (a jump where packets are missing), sequence numbers stay consecutive, and the
-//! last page gets EOS when the original's did.
+//! fills a gap in the timestamps with silence (0xFF), up to [`MAX_GAP_MS`], so later audio
+//! keeps its time. Ogg Opus sees missing packets from the packet index and puts packets of
+//! zero-length frames in their place (RFC 7845 §4.1: decoders conceal them; the previous
+//! packet's configuration, then CELT 2.5 ms frames), so granule positions stay gapless and
+//! every packet keeps its time; packets lost before the first one written are not
+//! replaced (the stream then starts later, which RFC 7845 allows). Pages whose boundary a
+//! missing packet carried merge with the next (split at 255 segments), sequence numbers
+//! stay consecutive, and the last page gets EOS when the original's did. Ogg Opus frames
+//! must come in packet order: a repeated or earlier packet index is refused.
 //!
 //! What it does not do: multiplexed or chained Ogg streams (one logical stream only), Ogg
 //! files whose audio starts on the page where `OpusTags` ends (RFC 7845 forbids it), IVF
@@ -83,8 +88,9 @@ use super::ivf::IvfError;
 use super::ogg::OggError;
 use super::opus::OpusError;
 
-/// Longest run of missing µ-law audio a writer fills with silence, in ms (60 s).
-pub const MAX_MULAW_GAP_MS: u64 = 60_000;
+/// Longest run of missing audio a writer fills (µ-law: silence, Opus: concealment
+/// packets), in ms (60 s); a longer gap is refused.
+pub const MAX_GAP_MS: u64 = 60_000;
 /// µ-law bytes per frame: 20 ms at 8 kHz.
 pub const MULAW_FRAME_BYTES: usize = 160;
 
@@ -225,9 +231,18 @@ pub enum MediaFileError {
         /// End of the audio written so far.
         written_ms: u64,
     },
-    /// A µ-law gap longer than [`MAX_MULAW_GAP_MS`].
-    #[error("µ-law gap of {0} ms is longer than the {MAX_MULAW_GAP_MS} ms a writer fills")]
+    /// A gap in the audio longer than [`MAX_GAP_MS`].
+    #[error("audio gap of {0} ms is longer than the {MAX_GAP_MS} ms a writer fills")]
     GapTooLong(u64),
+    /// An Ogg Opus frame whose packet index is not after the last one written (a duplicate
+    /// or a reordered frame).
+    #[error("Ogg Opus packet {index} after packet {expected} was due")]
+    PacketOutOfOrder {
+        /// The frame's packet index.
+        index: u64,
+        /// The index the writer expected (the last written plus one).
+        expected: u64,
+    },
     /// A frame arrived after the page that ended the Ogg stream.
     #[error("Ogg Opus frame after the end-of-stream page")]
     FrameAfterEos,

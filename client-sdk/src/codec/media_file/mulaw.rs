@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{
-    FileFrame, Framed, MAX_MULAW_GAP_MS, MULAW_FRAME_BYTES, MediaFileError, expect_no_side_info,
+    FileFrame, Framed, MAX_GAP_MS, MULAW_FRAME_BYTES, MediaFileError, expect_no_side_info,
 };
 
 /// µ-law bytes per ms at 8 kHz.
@@ -62,7 +62,7 @@ impl Writer {
                     timestamp_ms,
                     written_ms,
                 })?;
-        if gap > MAX_MULAW_GAP_MS {
+        if gap > MAX_GAP_MS {
             return Err(MediaFileError::GapTooLong(gap));
         }
         let fill = (gap * BYTES_PER_MS) as usize;
@@ -98,8 +98,8 @@ mod tests {
             })
         );
         assert_eq!(
-            w.write_frame(&[3; 160], 60 + MAX_MULAW_GAP_MS + 1, &[]),
-            Err(MediaFileError::GapTooLong(MAX_MULAW_GAP_MS + 1))
+            w.write_frame(&[3; 160], 60 + MAX_GAP_MS + 1, &[]),
+            Err(MediaFileError::GapTooLong(MAX_GAP_MS + 1))
         );
         assert!(w.write_frame(&[3; 160], 60, &[0x11]).is_err());
         let out = w.finish();

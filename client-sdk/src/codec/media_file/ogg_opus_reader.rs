@@ -129,6 +129,11 @@ fn read_header(pages: &[OggPage<'_>]) -> Result<(usize, OpusHead), MediaFileErro
 
 /// Gives the packets that end on a page with granule position `g` their granule and start
 /// (see the module docs); `prev` is the granule of the packet before them.
+///
+/// A packet's granule is the later of counting forward from the previous packet and
+/// counting back from the page's granule, and at most the page's: the same either way on an
+/// ordinary page; counting back is right after missing packets (a granule jump) and on the
+/// first page; counting forward is right on an end-trimmed last page.
 fn time_packets(packets: &mut [Packet], g: u64, prev: &mut Option<u64>) {
     let m = packets.len();
     for i in 0..m {
@@ -142,14 +147,14 @@ fn time_packets(packets: &mut [Packet], g: u64, prev: &mut Option<u64>) {
             break;
         };
         let d = u64::from(p.samples);
+        let back = g.saturating_sub(later);
         p.granule = if i + 1 == m {
             g
-        } else if let Some(a) = *prev {
-            a.saturating_add(d).min(g)
         } else {
-            g.saturating_sub(later)
+            prev.map_or(back, |a| a.saturating_add(d).max(back)).min(g)
         };
-        p.start = prev.unwrap_or(p.granule.saturating_sub(d));
+        let own_start = p.granule.saturating_sub(d);
+        p.start = prev.map_or(own_start, |a| a.max(own_start));
         *prev = Some(p.granule);
     }
 }
@@ -298,9 +303,10 @@ pub(super) fn read(data: &Bytes) -> Result<Framed, MediaFileError> {
     // Timestamps never go back, even where a (damaged or over-trimmed) file's granule
     // positions do.
     let mut start = 0u64;
-    for p in audio.packets {
+    for (index, p) in audio.packets.into_iter().enumerate() {
         start = start.max(p.start);
         let side_info = match encode_ogg_frame(&OggFrameInfo {
+            packet: index as u64,
             granule: p.granule,
             breaks: p.breaks,
         }) {

@@ -2,13 +2,13 @@
 //! where the side information puts the page boundaries (formats in the [`super`] module
 //! docs; what happens when frames are missing under "Lost frames" there).
 
-use super::MediaFileError;
 use super::side_info::{OGG_HEADER_ENDS_WITH_EOS, TAG_OGG_OPUS_V1, decode_ogg_frame, untag};
+use super::{MAX_GAP_MS, MediaFileError};
 use crate::codec::ogg::{
     FLAG_CONTINUED, FLAG_EOS, MAX_SEGMENTS, NO_GRANULE, OggPackets, OggPages, OpusHead, OpusTags,
     PageHeader, lacing_values, set_page_flags, write_page,
 };
-use crate::codec::opus::OpusPacket;
+use crate::codec::opus::{MAX_PACKET_SAMPLES_48K, OpusBandwidth, OpusPacket, OpusToc};
 
 #[derive(Debug)]
 pub(super) struct Writer {
@@ -26,6 +26,10 @@ pub(super) struct Writer {
     last_granule: Option<u64>,
     /// Where the last audio page written starts in `out`.
     last_page_start: Option<usize>,
+    /// Index the next packet has when none is missing.
+    next_packet: u64,
+    /// TOC, frame count and granule of the last packet written (real or filling a gap).
+    last_packet: Option<(OpusToc, u64, u64)>,
 }
 
 fn bad(reason: &'static str) -> MediaFileError {
@@ -66,6 +70,8 @@ impl Writer {
             continued: false,
             last_granule: None,
             last_page_start: None,
+            next_packet: 0,
+            last_packet: None,
         })
     }
 
@@ -107,32 +113,102 @@ impl Writer {
             return Err(MediaFileError::FrameAfterEos);
         }
         let info = decode_ogg_frame(side_info)?;
-        OpusPacket::parse(payload)?;
+        if info.packet < self.next_packet {
+            return Err(MediaFileError::PacketOutOfOrder {
+                index: info.packet,
+                expected: self.next_packet,
+            });
+        }
+        let packet = OpusPacket::parse(payload)?;
         let n = payload.len() / 255 + 1;
         if info.breaks.iter().any(|b| b.lacing_index > n) {
             return Err(bad("page break beyond the packet's lacing values"));
         }
+        let start = info.granule.saturating_sub(u64::from(packet.samples_48k()));
+        let gap = match self.last_packet {
+            Some((_, _, last)) if info.packet > self.next_packet => start.saturating_sub(last),
+            _ => 0,
+        };
+        if gap > MAX_GAP_MS * 48 {
+            return Err(MediaFileError::GapTooLong(gap / 48));
+        }
+        self.fill_gap(gap)?;
+        self.next_packet = info.packet + 1;
         let mut breaks = info.breaks.iter().peekable();
         let mut at = 0usize;
         for (i, l) in lacing_values(payload.len()).enumerate() {
             while let Some(b) = breaks.next_if(|b| b.lacing_index == i) {
                 self.emit(b.header_type, b.granule, b.sequence, true)?;
             }
-            // Only when pages merged because a frame carrying a boundary was lost.
-            if self.lacing.len() == MAX_SEGMENTS {
-                self.emit(0, None, None, i > 0)?;
-            }
             let end = at + usize::from(l);
-            self.lacing.push(l);
-            self.data
-                .extend_from_slice(payload.get(at..end).unwrap_or_default());
+            self.push_segment(l, payload.get(at..end).unwrap_or_default(), i > 0)?;
             at = end;
-            if i + 1 == n {
-                self.last_granule = Some(info.granule);
-            }
         }
+        self.last_granule = Some(info.granule);
+        self.last_packet = Some((packet.toc, packet.frame_count() as u64, info.granule));
         for b in breaks {
             self.emit(b.header_type, b.granule, b.sequence, false)?;
+        }
+        Ok(())
+    }
+
+    /// Adds one lacing value and its bytes to the page being filled, first ending that page
+    /// if it is full (which happens only when pages merged because a frame that carried a
+    /// page boundary was lost). `inside_packet`: the value continues a packet.
+    fn push_segment(
+        &mut self,
+        lacing: u8,
+        bytes: &[u8],
+        inside_packet: bool,
+    ) -> Result<(), MediaFileError> {
+        if self.lacing.len() == MAX_SEGMENTS {
+            self.emit(0, None, None, inside_packet)?;
+        }
+        self.lacing.push(lacing);
+        self.data.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Fills `samples` (48 kHz) of missing audio with packets of zero-length frames, which
+    /// make decoders conceal the loss (RFC 7845 §4.1): packets like the previous one
+    /// (configuration, channels, frames a packet) while whole frames of its size fit, then
+    /// CELT 2.5 ms frames of its bandwidth. A rest that is not a multiple of 2.5 ms is left as a gap (RFC 7845 lets
+    /// muxers leave those).
+    fn fill_gap(&mut self, samples: u64) -> Result<(), MediaFileError> {
+        let Some((toc, frames_per_packet, mut granule)) = self.last_packet else {
+            return Ok(());
+        };
+        let celt_config = match toc.bandwidth() {
+            OpusBandwidth::Narrowband => 16,
+            OpusBandwidth::Mediumband | OpusBandwidth::Wideband => 20,
+            OpusBandwidth::SuperWideband => 24,
+            OpusBandwidth::Fullband => 28,
+        };
+        let celt = OpusToc {
+            config: celt_config,
+            ..toc
+        };
+        let mut left = samples;
+        let most = |frame: u64| u64::from(MAX_PACKET_SAMPLES_48K) / frame;
+        let previous_frame = u64::from(toc.frame_samples_48k());
+        for (toc, per_packet) in [
+            (toc, frames_per_packet.clamp(1, most(previous_frame))),
+            (celt, most(120)),
+        ] {
+            let frame = u64::from(toc.frame_samples_48k());
+            while left >= frame {
+                let count = (left / frame).min(per_packet);
+                let plc = if count == 1 {
+                    vec![OpusToc { code: 0, ..toc }.to_byte()]
+                } else {
+                    vec![OpusToc { code: 3, ..toc }.to_byte(), count as u8]
+                };
+                self.push_segment(plc.len() as u8, &plc, false)?;
+                granule += count * frame;
+                left -= count * frame;
+                self.last_granule = Some(granule);
+                self.last_packet = Some((toc, frames_per_packet, granule));
+            }
         }
         Ok(())
     }

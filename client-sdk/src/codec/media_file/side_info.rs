@@ -70,6 +70,9 @@ pub(super) struct PageBreak {
 /// Ogg Opus frame side information.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) struct OggFrameInfo {
+    /// Index of the packet among the file's audio packets, from 0: lets a writer see where
+    /// packets are missing.
+    pub(super) packet: u64,
     /// Granule position of a page on which this packet is the last to end.
     pub(super) granule: u64,
     /// Page boundaries inside and right after the packet, in order.
@@ -78,6 +81,7 @@ pub(super) struct OggFrameInfo {
 
 pub(super) fn encode_ogg_frame(info: &OggFrameInfo) -> Result<Vec<u8>, MediaFileError> {
     let mut out = vec![TAG_OGG_OPUS_V1];
+    put_varint(info.packet, &mut out, "packet index")?;
     put_varint(info.granule, &mut out, "Ogg granule position")?;
     put_varint(info.breaks.len() as u64, &mut out, "page break count")?;
     for b in &info.breaks {
@@ -107,6 +111,7 @@ pub(super) fn decode_ogg_frame(side_info: &[u8]) -> Result<OggFrameInfo, MediaFi
     let body = untag(side_info, TAG_OGG_OPUS_V1)?;
     let mut r = varint::Reader::new(body);
     let truncated = || bad("Ogg Opus frame side information truncated");
+    let packet = r.varint().map_err(|_| truncated())?;
     let granule = r.varint().map_err(|_| truncated())?;
     let count = r.varint().map_err(|_| truncated())?;
     // Each break takes at least 3 bytes: bound the count before allocating.
@@ -163,7 +168,11 @@ pub(super) fn decode_ogg_frame(side_info: &[u8]) -> Result<OggFrameInfo, MediaFi
     if !r.is_empty() {
         return Err(bad("bytes after the Ogg Opus frame side information"));
     }
-    Ok(OggFrameInfo { granule, breaks })
+    Ok(OggFrameInfo {
+        packet,
+        granule,
+        breaks,
+    })
 }
 
 #[cfg(test)]
@@ -189,6 +198,7 @@ mod tests {
     #[test]
     fn ogg_bytes() {
         let info = OggFrameInfo {
+            packet: 70,
             granule: 48_312,
             breaks: vec![
                 PageBreak {
@@ -210,8 +220,9 @@ mod tests {
             hex::encode(&b),
             concat!(
                 "21",
+                "4046",
                 "8000bcb8",
-                "02", // tag, granule 48312, 2 breaks
+                "02", // tag, packet 70, granule 48312, 2 breaks
                 "03",
                 "00",
                 "00", // after 3 lacing values, plain page
@@ -226,26 +237,27 @@ mod tests {
         assert_eq!(
             hex::encode(
                 encode_ogg_frame(&OggFrameInfo {
+                    packet: 1,
                     granule: 960,
                     breaks: vec![]
                 })
                 .unwrap()
             ),
-            "2143c000"
+            "210143c000"
         );
         for cut in 0..b.len() {
             assert!(decode_ogg_frame(&b[..cut]).is_err(), "cut {cut}");
         }
         let mut bad = b.clone();
-        bad[7] = 0x01; // continued flag in a break
+        bad[9] = 0x01; // continued flag in a break
         assert!(decode_ogg_frame(&bad).is_err());
         let mut bad = b.clone();
-        bad[8] = 0x04; // unknown extras
+        bad[10] = 0x04; // unknown extras
         assert!(decode_ogg_frame(&bad).is_err());
         let mut bad = b.clone();
-        bad[9] = 0x02; // lacing index goes down
+        bad[11] = 0x02; // lacing index goes down
         assert!(decode_ogg_frame(&bad).is_err());
-        assert!(decode_ogg_frame(&[0x21, 0x00, 0x3f]).is_err()); // count too large
+        assert!(decode_ogg_frame(&[0x21, 0x00, 0x00, 0x3f]).is_err()); // count too large
     }
 
     proptest! {

@@ -357,9 +357,9 @@ fn ogg_opus_frames_and_round_trip() {
     assert!(frames.iter().all(|f| f.duration_ms == 20 && f.reference));
     assert_eq!(&frames[3].payload[..], &opus_packet(100, 3)[..]);
     // Packet 3 ends page 0 (4 packets a page): granule 3840, one break after its 1 lacing
-    // value, plain page; packet 2 only has its granule.
-    assert_eq!(hex::encode(&frames[3].side_info), "214f0001010000");
-    assert_eq!(hex::encode(&frames[2].side_info), "214b4000");
+    // value, plain page; packet 2 only has its index and granule.
+    assert_eq!(hex::encode(&frames[3].side_info), "21034f0001010000");
+    assert_eq!(hex::encode(&frames[2].side_info), "21024b4000");
     // Header: tag, EOS flag, the two header pages.
     let (header, _) = read_all(MediaFileKind::OggOpus, &file);
     assert_eq!(header[..2], [0x21, 0x01]);
@@ -412,17 +412,64 @@ fn ogg_opus_lost_frames_still_make_a_valid_file() {
     let kept: Vec<FileFrame> = keep.iter().map(|(_, f)| f.clone()).collect();
     let out = rewrite(MediaFileKind::OggOpus, &header, &kept);
     let packets: Vec<_> = OggPackets::new(&out).collect::<Result<_, _>>().unwrap();
-    assert_eq!(packets.len(), 2 + kept.len());
     assert!(packets.last().unwrap().eos);
+    // Packets 3 and 6 are replaced by one-byte concealment packets (20 ms, CELT FB, a
+    // zero-length frame); the last one is not replaced.
     let (_, again) = read_all(MediaFileKind::OggOpus, &out);
-    assert_eq!(again.len(), kept.len());
-    for (a, (i, k)) in again.iter().zip(&keep) {
-        assert_eq!(a.payload, k.payload);
-        // From the first page the losses did not touch on, real time is kept.
-        if *i >= 10 {
-            assert_eq!(a.timestamp_ms, k.timestamp_ms, "packet {i}");
-        }
+    assert_eq!(again.len(), 29);
+    assert_eq!(packets.len(), 2 + 29);
+    for i in [3, 6] {
+        assert_eq!(&again[i].payload[..], &[0xF8]);
+        assert_eq!(again[i].timestamp_ms, frames[i].timestamp_ms);
     }
+    let real: Vec<&FileFrame> = again.iter().filter(|f| f.payload.len() > 1).collect();
+    assert_eq!(real.len(), kept.len());
+    for (a, (i, k)) in real.iter().zip(&keep) {
+        assert_eq!(a.payload, k.payload);
+        assert_eq!(a.timestamp_ms, k.timestamp_ms, "packet {i}");
+    }
+}
+
+#[test]
+fn ogg_opus_gaps_fill_with_the_previous_configuration_then_celt() {
+    // SILK wideband 40 ms packets (config 10), stereo: TOC 0x54.
+    let mut file = Vec::new();
+    ogg_header_pages(&mut file, 9);
+    let packets: Vec<Vec<u8>> = (0..6).map(|i| vec![0x54, i, i]).collect();
+    let granules: Vec<u64> = (1..=6).map(|i| i * 1920).collect();
+    let h = |t, g, s| PageHeader {
+        header_type: t,
+        granule_position: g,
+        serial: 9,
+        sequence: s,
+    };
+    for (i, p) in packets.iter().enumerate() {
+        let t = if i == 5 { FLAG_EOS } else { 0 };
+        write_page(&mut file, &h(t, granules[i], 2 + i as u32), &[3], p).unwrap();
+    }
+    let (header, frames) = read_all(MediaFileKind::OggOpus, &file);
+    // Lose packets 1..=4 (160 ms), and move packet 5 a further 7.5 ms later by hand.
+    let mut last = frames[5].clone();
+    let mut info = side_info::decode_ogg_frame(&last.side_info).unwrap();
+    info.granule += 360;
+    last.side_info = Bytes::from(side_info::encode_ogg_frame(&info).unwrap());
+    let out = rewrite(MediaFileKind::OggOpus, &header, &[frames[0].clone(), last]);
+    let (_, again) = read_all(MediaFileKind::OggOpus, &out);
+    let payloads: Vec<Vec<u8>> = again.iter().map(|f| f.payload.to_vec()).collect();
+    assert_eq!(
+        payloads,
+        vec![
+            packets[0].clone(),
+            // 4 x 40 ms SILK WB stereo, one frame a packet like the packets before.
+            vec![0x54],
+            vec![0x54],
+            vec![0x54],
+            vec![0x54],
+            vec![0xA7, 3], // 3 x 2.5 ms CELT WB stereo (config 20)
+            packets[5].clone(),
+        ]
+    );
+    assert_eq!(again[6].timestamp_ms, (5 * 1920 + 360) / 48);
 }
 
 #[test]
@@ -498,7 +545,7 @@ proptest! {
 
     #[test]
     fn ogg_opus_any_subset_of_frames_is_a_valid_file(
-        sizes in proptest::collection::vec(1usize..1300, 1..25),
+        sizes in proptest::collection::vec(3usize..1300, 1..25),
         page_segments in proptest::collection::vec(1usize..40, 1..4),
         keep in proptest::collection::vec(any::<bool>(), 25),
     ) {
@@ -507,9 +554,21 @@ proptest! {
         let kept: Vec<FileFrame> = frames.iter().zip(&keep).filter(|(_, k)| **k).map(|(f, _)| f.clone()).collect();
         let out = rewrite(MediaFileKind::OggOpus, &header, &kept);
         let (_, again) = read_all(MediaFileKind::OggOpus, &out);
-        prop_assert_eq!(again.len(), kept.len());
-        for (a, k) in again.iter().zip(&kept) {
+        // Real packets in order with their times; lost ones between them replaced.
+        let real: Vec<&FileFrame> = again.iter().filter(|f| f.payload.len() > 2).collect();
+        prop_assert_eq!(real.len(), kept.len());
+        for (a, k) in real.iter().zip(&kept) {
             prop_assert_eq!(&a.payload, &k.payload);
+            prop_assert_eq!(a.timestamp_ms, k.timestamp_ms);
+        }
+        let first = keep.iter().take(frames.len()).position(|k| *k);
+        let last = keep.iter().take(frames.len()).rposition(|k| *k);
+        if let (Some(first), Some(last)) = (first, last) {
+            let samples: u32 = again
+                .iter()
+                .map(|f| crate::codec::opus::packet_samples_48k(&f.payload).unwrap())
+                .sum();
+            prop_assert_eq!(samples as usize, (last + 1 - first) * 960, "no gap");
         }
         let pages: Vec<_> = OggPages::new(&out).collect::<Result<_, _>>().unwrap();
         for (i, p) in pages.iter().enumerate() {
