@@ -4,7 +4,7 @@
 //!   frame duration, stereo flag) and the frame packing (§3.2: codes 0-3, frame count,
 //!   padding), with the checks libopus applies. The SDK uses it to time Opus packets (their
 //!   duration in 48 kHz samples) without decoding them, e.g. when framing Ogg Opus files.
-//! - [`OpusEncoder`] / [`OpusDecoder`] (feature `libopus`, on by default): thin wrappers over
+//! - `OpusEncoder` / `OpusDecoder` (feature `libopus`, on by default): thin wrappers over
 //!   the `opus` crate (system libopus, found with pkg-config) that check their arguments and
 //!   report this module's [`OpusError`]. They carry the draft §6.4 audio settings:
 //!   sample rate, channels, max encoded bitrate, packetization time, "process as"
@@ -66,7 +66,7 @@ pub enum OpusError {
 /// raw, speech, music".
 ///
 /// Mapped onto libopus' application and signal hints by [`ProcessAs::application`] and
-/// [`ProcessAs::signal`] when [`OpusEncoderConfig::process_as`] is used.
+/// [`ProcessAs::signal`] when `OpusEncoderConfig::process_as` is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ProcessAs {
     /// Let the encoder decide (voice/music detection): application VoIP, signal auto.

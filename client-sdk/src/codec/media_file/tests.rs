@@ -513,6 +513,61 @@ fn ogg_opus_errors() {
     assert_eq!(w.finish().unwrap(), file);
 }
 
+/// The vectors of PROTOCOL.md §13.
+#[test]
+fn side_info_vectors() {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("side_info_vectors.json")).unwrap();
+    let hex_of = |v: &serde_json::Value| hex::decode(v.as_str().unwrap()).unwrap();
+    for case in v["ivf_frame"].as_array().unwrap() {
+        let pts = case["pts"].as_u64().unwrap();
+        let bytes = hex_of(&case["side_info"]);
+        assert_eq!(side_info::encode_ivf_frame(pts).unwrap(), bytes);
+        assert_eq!(side_info::decode_ivf_frame(&bytes).unwrap(), pts);
+    }
+    for case in v["ogg_frame"].as_array().unwrap() {
+        let info = side_info::OggFrameInfo {
+            packet: case["packet"].as_u64().unwrap(),
+            granule: case["granule"].as_u64().unwrap(),
+            breaks: case["breaks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| side_info::PageBreak {
+                    lacing_index: b["lacing_index"].as_u64().unwrap() as usize,
+                    header_type: b["header_type"].as_u64().unwrap() as u8,
+                    granule: b["granule"].as_u64(),
+                    sequence: b["sequence"].as_u64().map(|s| s as u32),
+                })
+                .collect(),
+        };
+        let bytes = hex_of(&case["side_info"]);
+        assert_eq!(side_info::encode_ogg_frame(&info).unwrap(), bytes);
+        assert_eq!(side_info::decode_ogg_frame(&bytes).unwrap(), info);
+    }
+    for case in v["invalid_side_info"].as_array().unwrap() {
+        let bytes = hex_of(&case["hex"]);
+        assert!(
+            side_info::decode_ivf_frame(&bytes).is_err()
+                && side_info::decode_ogg_frame(&bytes).is_err(),
+            "{}",
+            case["why"]
+        );
+    }
+    let f = &v["ogg_file"];
+    let file = hex_of(&f["file"]);
+    let (header, frames) = read_all(MediaFileKind::OggOpus, &file);
+    assert_eq!(header.to_vec(), hex_of(&f["header_side_info"]));
+    let want = f["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), want.len());
+    for (got, want) in frames.iter().zip(want) {
+        assert_eq!(got.payload.to_vec(), hex_of(&want["payload"]));
+        assert_eq!(got.side_info.to_vec(), hex_of(&want["side_info"]));
+        assert_eq!(got.timestamp_ms, want["timestamp_ms"].as_u64().unwrap());
+    }
+    assert_eq!(rewrite(MediaFileKind::OggOpus, &header, &frames), file);
+}
+
 #[test]
 fn video_sizes() {
     assert_eq!(video_size(MediaFileKind::OggOpus, &[0xF8]), None);
