@@ -228,10 +228,11 @@ pub fn write_page(
     Ok(())
 }
 
-/// Sets or clears `flags` in the `header_type` of the page at the start of `page` and
-/// recomputes its checksum (e.g. to mark an already written last page EOS).
+/// Sets or clears `flags` in the `header_type` of the page at the start of `page` (which
+/// may be followed by more bytes) and recomputes its checksum (e.g. to mark an already
+/// written last page EOS).
 pub fn set_page_flags(page: &mut [u8], flags: u8, on: bool) -> Result<(), OggError> {
-    OggPage::parse(page, 0)?;
+    let len = OggPage::parse(page, 0)?.bytes.len();
     if let Some(t) = page.get_mut(5) {
         if on {
             *t |= flags;
@@ -239,21 +240,9 @@ pub fn set_page_flags(page: &mut [u8], flags: u8, on: bool) -> Result<(), OggErr
             *t &= !flags;
         }
     }
-    let len = OggPage::parse_unchecked_len(page);
     let crc = page_crc(page.get(..len).unwrap_or_default());
     if let Some(field) = page.get_mut(22..26) {
         field.copy_from_slice(&crc.to_le_bytes());
     }
     Ok(())
-}
-
-impl OggPage<'_> {
-    /// Length of the page at the start of `page`, from its segment table (no checks).
-    fn parse_unchecked_len(page: &[u8]) -> usize {
-        let segments = usize::from(page.get(26).copied().unwrap_or_default());
-        let lacing = page
-            .get(PAGE_HEADER_LEN..PAGE_HEADER_LEN + segments)
-            .unwrap_or_default();
-        PAGE_HEADER_LEN + segments + lacing.iter().map(|&l| usize::from(l)).sum::<usize>()
-    }
 }
