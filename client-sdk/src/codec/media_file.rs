@@ -6,7 +6,7 @@
 //! | --- | --- | --- | --- | --- |
 //! | [`MediaFileKind::H264AnnexB`] | `.h264` `.264` | one access unit, start codes included | empty | empty |
 //! | [`MediaFileKind::Av1Ivf`] | `.ivf` | one temporal unit (one IVF frame) | IVF file header | the frame's pts |
-//! | [`MediaFileKind::OggOpus`] | `.opus` `.ogg` | one Opus packet | the header pages | granule, page boundaries |
+//! | [`MediaFileKind::OggOpus`] | `.opus` `.ogg` | one Opus packet | the header pages | packet index, granule, page boundaries |
 //! | [`MediaFileKind::Mulaw`] | `.ulaw` `.mulaw` `.pcmu` | 20 ms = 160 bytes of G.711 µ-law (8 kHz mono; the last may be shorter) | empty | empty |
 //!
 //! Frames: [`FileFrame::timestamp_ms`] counts from the start of the file:
@@ -15,7 +15,8 @@
 //!   (`time_scale / (2 * num_units_in_tick)`) or else [`ReaderConfig::h264_frame_rate`].
 //! - IVF: `pts * timebase_num / timebase_den` seconds.
 //! - Ogg Opus: the packet's first sample in 48 kHz granule units (pre-skip included, as RTP
-//!   timestamps count), divided by 48.
+//!   timestamps count), divided by 48; never decreasing, even where a file's granule
+//!   positions do.
 //! - µ-law: 20 ms per frame.
 //!
 //! [`FileFrame::duration_ms`] is the time to the next frame (the last video frame repeats
@@ -41,8 +42,8 @@
 //!   [sequence u32le if extras & 2]`.
 //!
 //! The Ogg Opus frame fields: `packet` is the packet's index among the audio packets (from
-//! 0), so a writer sees where packets are missing. `granule` is the granule position a page ending right after
-//! this packet carries: exactly the page's when the packet is the last to end on its page;
+//! 0), so a writer sees where packets are missing. `granule` is the granule position a page
+//! ending right after this packet carries: exactly the page's when the packet is the last to end on its page;
 //! else the later of the previous packet's plus this packet's duration and the page's minus
 //! the durations of the packets after it on the page, but at most the page's. A page break
 //! says a page ends after `k` of the packet's lacing values (`1 <= k <= len / 255 + 1`,

@@ -201,9 +201,12 @@ mod tests {
     fn set_flags_keeps_the_checksum_right() {
         let mut out = Vec::new();
         write_page(&mut out, &header(0, 5, 1), &[1], &[9]).unwrap();
+        let one = out.len();
+        write_page(&mut out, &header(0, 6, 2), &[1], &[8]).unwrap();
         set_page_flags(&mut out, FLAG_EOS, true).unwrap();
         let page = OggPage::parse(&out, 0).unwrap();
         assert!(page.header.is_eos());
+        assert!(!OggPage::parse(&out[one..], 0).unwrap().header.is_eos());
         set_page_flags(&mut out, FLAG_EOS, false).unwrap();
         assert!(!OggPage::parse(&out, 0).unwrap().header.is_eos());
     }
