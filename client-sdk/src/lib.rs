@@ -6,7 +6,7 @@
 //! - [`codec`]: codec helpers that turn real bitstreams into frames the SDK can publish, the
 //!   G.711 codec, Opus (packet parsing; encode/decode over libopus with the default
 //!   `libopus` feature), Ogg, and lossless framing of H.264, AV1/IVF, Ogg Opus and µ-law
-//!   files with the side information that rebuilds them (draft §5.5; PROTOCOL.md §13).
+//!   files with the side information that rebuilds them (draft §5.5; PROTOCOL.md §15).
 //! - [`control`]: the control API data model (draft §6): capabilities, the advertisement made
 //!   from them, and applying a proposal whole or rejecting it whole.
 //! - [`media`]: the sans-IO media pipeline (draft §5, §6.4, §6.7): packetizer and send
