@@ -10,6 +10,8 @@ use crate::control::{
 };
 use crate::identity::{Fingerprint, Identity, IdentityError};
 use crate::media::EncodingIds;
+use crate::media::SyncGroup;
+use crate::session::Playout;
 use crate::session::{
     AudioSendSettings, DataPublisher, KeyRing, Publisher, PublisherKind, PublisherSecret,
     ReceiveSettings, SessionError, Subscription, SubscriptionConfig, VideoSendSettings,
@@ -22,6 +24,7 @@ use crate::transport::{
 use newmedia_proto::control::{Capabilities as ControlCaps, Hello, SubscribeTarget};
 use newmedia_proto::crypto::Algorithm;
 use newmedia_proto::signaling::{MediaType, Proposal};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -289,7 +292,7 @@ impl Client {
     pub async fn join(&self, proposal: &Proposal) -> Result<Call, ClientError> {
         let applied = self.check_proposal(proposal)?;
         let flow = self.connect_first(&applied, FlowOptions::default()).await?;
-        let call = Call::build(flow, &applied, self.config.subscription).await?;
+        let call = Call::build(flow, &applied, &self.config.subscription).await?;
         if let Ok(mut m) = self.media.lock() {
             let _ = m.accept(
                 proposal,
@@ -304,7 +307,7 @@ impl Client {
     /// a chosen pair, for instance).
     pub async fn join_on(&self, proposal: &Proposal, flow: Flow) -> Result<Call, ClientError> {
         let applied = self.check_proposal(proposal)?;
-        let call = Call::build(flow, &applied, self.config.subscription).await?;
+        let call = Call::build(flow, &applied, &self.config.subscription).await?;
         if let Ok(mut m) = self.media.lock() {
             let _ = m.accept(
                 proposal,
@@ -362,6 +365,9 @@ fn own_endpoint_id(applied: &AppliedProposal) -> u64 {
         .unwrap_or_default()
 }
 
+/// (conference, endpoint) of a sender, as a receive stream names it.
+type SenderKey = (Option<u64>, Option<u64>);
+
 /// A publisher of a call: media or data.
 #[derive(Debug)]
 pub enum CallPublisher {
@@ -397,7 +403,7 @@ impl Call {
     async fn build(
         flow: Flow,
         applied: &AppliedProposal,
-        config: SubscriptionConfig,
+        config: &SubscriptionConfig,
     ) -> Result<Self, ClientError> {
         let mut publishers = Vec::new();
         for s in &applied.send_streams {
@@ -405,19 +411,36 @@ impl Call {
         }
         let keys = key_ring(&applied.receive_streams);
         let mut subscriptions = Vec::new();
+        // One lip-sync group per sending endpoint (draft §6.4 note on lip sync).
+        let mut groups: HashMap<SenderKey, Arc<Mutex<SyncGroup>>> = HashMap::new();
         for (i, r) in applied.receive_streams.iter().enumerate() {
             let Some(target) = receive_target(r) else {
                 subscriptions.push(None);
                 continue;
             };
+            let mut c = config.clone();
+            let media = matches!(r.kind, MediaType::Audio | MediaType::Video);
+            if media {
+                if c.lip_sync.is_none() && c.playout == Playout::Jittered {
+                    let group = groups
+                        .entry((r.conference_id, r.endpoint_id))
+                        .or_default()
+                        .clone();
+                    c.lip_sync = Some((group, i as u64));
+                }
+            } else {
+                // Data: every message at once; reliable data needs no recovery, and
+                // unreliable data is not worth waiting for.
+                c.playout = Playout::Immediate;
+                c.recovery = None;
+            }
             let subscription =
-                Subscription::start(&flow, i as u64 + 1, target, None, keys.clone(), config)
-                    .await?;
+                Subscription::start(&flow, i as u64 + 1, target, None, keys.clone(), c).await?;
             subscriptions.push(Some(CallSubscription {
                 settings: ReceiveSettings {
                     codec: r.codec.name().to_owned(),
                     sink_id: r.sink_id,
-                    lip_sync: matches!(r.kind, MediaType::Audio | MediaType::Video),
+                    lip_sync: media,
                 },
                 endpoint_id: r.endpoint_id,
                 source_id: r.source_id,

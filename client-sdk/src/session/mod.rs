@@ -18,7 +18,8 @@ pub use keys::{KeyRing, PublisherSecret};
 pub use publisher::{OutgoingFrame, Publisher, PublisherKind, SendStreamMetrics};
 pub use settings::{AudioMode, AudioSendSettings, ReceiveSettings, VideoMode, VideoSendSettings};
 pub use subscription::{
-    PENDING_LIMIT, ReceiveStreamMetrics, ReceivedFrame, Subscription, SubscriptionConfig,
+    MID_STREAM_SEQUENCE, PENDING_LIMIT, Playout, ReceiveStreamMetrics, ReceivedFrame, Subscription,
+    SubscriptionConfig,
 };
 
 use thiserror::Error;

@@ -9,10 +9,15 @@ use super::SessionError;
 use super::keys::KeyRing;
 use super::publisher::frame_rate;
 use crate::clock;
-use crate::media::{ReassembledFrame, Reassembler, ReassemblerConfig};
+use crate::media::{
+    JitterBuffer, JitterConfig, JitterFrame, ReassembledFrame, Reassembler, ReassemblerConfig,
+    Recovery, RecoveryConfig, SyncGroup,
+};
 use crate::transport::{Flow, SubscriptionEvent};
 use bytes::Bytes;
-use newmedia_proto::control::{ControlMessage, Subscribe, SubscribeTarget, Unsubscribe};
+use newmedia_proto::control::{
+    ControlMessage, RetransmissionRequest, Subscribe, SubscribeTarget, Unsubscribe,
+};
 use newmedia_proto::ids::GlobalEncodingId;
 use newmedia_proto::rtp3::{HeaderView, Opener, Rtp3Error};
 use std::collections::{HashMap, VecDeque};
@@ -57,6 +62,14 @@ pub struct ReceiveStreamMetrics {
     pub frames_received: u64,
     /// Frames given up (some chunks never came).
     pub frames_lost: u64,
+    /// Sequence IDs asked for again.
+    pub retransmissions_requested: u64,
+    /// Sequence IDs that arrived after being asked for.
+    pub retransmissions_recovered: u64,
+    /// Frames that came after their successors had played (dropped by the jitter buffer).
+    pub frames_late: u64,
+    /// The jitter buffer's current playout delay, with [`Playout::Jittered`].
+    pub playout_delay: Option<std::time::Duration>,
     /// Messages that failed authentication or decryption.
     pub undecryptable: u64,
     /// Capture time of the most recently received message.
@@ -73,11 +86,36 @@ pub struct ReceiveStreamMetrics {
     pub height: Option<u32>,
 }
 
+/// How a subscription hands frames to the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Playout {
+    /// Through the adaptive jitter buffer: in sequence order, each at its playout time,
+    /// lip-synced with the other streams of its sender that have the flag (the default).
+    #[default]
+    Jittered,
+    /// Each frame as soon as it is complete, in completion order (measurement tools,
+    /// recorders, data).
+    Immediate,
+}
+
 /// Settings of a subscription's pipeline. `Default`: see each field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SubscriptionConfig {
-    /// Reassembly limits and the frame deadline. Default: [`ReassemblerConfig::default`].
+    /// Reassembly limits and the frame deadline. Default: [`ReassemblerConfig::default`]; the
+    /// pipeline decides `join_mid_stream` itself from the first message (see
+    /// [`MID_STREAM_SEQUENCE`]).
     pub reassembly: ReassemblerConfig,
+    /// Retransmission requests to the SFU; `None` turns recovery off. Default: on, with
+    /// [`RecoveryConfig::default`].
+    pub recovery: Option<RecoveryConfig>,
+    /// Jitter buffer settings (with [`Playout::Jittered`]). Default: [`JitterConfig::default`].
+    pub jitter: JitterConfig,
+    /// How frames reach the application. Default [`Playout::Jittered`].
+    pub playout: Playout,
+    /// The lip-sync group this stream plays in, with its key in the group; `None` plays on
+    /// its own clock. [`Call`](crate::client::Call) fills it for the lip-sync streams of one
+    /// sender. Default `None`.
+    pub lip_sync: Option<(Arc<Mutex<SyncGroup>>, u64)>,
     /// Frames buffered for the application before the pipeline waits. Default 256.
     pub frame_queue: usize,
     /// Datagrams buffered between the flow and the pipeline before new ones drop. Default
@@ -89,11 +127,20 @@ impl Default for SubscriptionConfig {
     fn default() -> Self {
         Self {
             reassembly: ReassemblerConfig::default(),
+            recovery: Some(RecoveryConfig::default()),
+            jitter: JitterConfig::default(),
+            playout: Playout::default(),
+            lip_sync: None,
             frame_queue: 256,
             datagram_queue: 4096,
         }
     }
 }
+
+/// A first message at or above this sequence ID means the subscription joined a running
+/// stream: what came before is not asked for. Below it the stream is taken to have just
+/// begun, and every earlier message is recovered (the SFU's cache holds the last 512).
+pub const MID_STREAM_SEQUENCE: u64 = 256;
 
 /// A live subscription. Dropping it unsubscribes.
 #[derive(Debug)]
@@ -184,6 +231,8 @@ impl Subscription {
             metrics: metrics.clone(),
             captures: VecDeque::new(),
             encoding: encoding_tx,
+            ready: VecDeque::new(),
+            requests: Vec::new(),
         };
         pipeline.switch_to(first);
         let task = tokio::spawn(pipeline.run(datagrams, stream_messages, events));
@@ -238,7 +287,10 @@ struct RouteSet {
 struct EncodingState {
     opener: Option<Opener>,
     endpoint_id: u64,
-    reassembler: Reassembler,
+    /// Made at the first message that opens (mid-stream or not is decided then).
+    reassembler: Option<Reassembler>,
+    recovery: Option<Recovery>,
+    jitter: JitterBuffer,
     pending: VecDeque<Bytes>,
     plain: Vec<u8>,
 }
@@ -255,12 +307,21 @@ struct Pipeline {
     metrics: Arc<Mutex<ReceiveStreamMetrics>>,
     captures: VecDeque<u64>,
     encoding: watch::Sender<Option<GlobalEncodingId>>,
+    /// Frames ready for the application.
+    ready: VecDeque<ReceivedFrame>,
+    /// Retransmission requests to send.
+    requests: Vec<RetransmissionRequest>,
 }
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
         for geid in &self.routes.routed {
             self.flow.unroute(*geid);
+        }
+        if let Some((group, key)) = &self.config.lip_sync
+            && let Ok(mut g) = group.lock()
+        {
+            g.remove(*key);
         }
     }
 }
@@ -277,26 +338,39 @@ impl Pipeline {
             tokio::select! {
                 d = datagrams.recv() => match d {
                     Some(d) => {
-                        for frame in self.take(d, clock::now()) {
-                            if self.frames.send(frame).await.is_err() {
-                                return;
-                            }
+                        let now = clock::now();
+                        self.take(d, now);
+                        // Take what else is queued before polling: one batch, one request.
+                        while let Ok(more) = datagrams.try_recv() {
+                            self.take(more, now);
                         }
                     }
                     None => return,
                 },
                 m = stream_messages.recv() => if let Some(m) = m {
-                    for frame in self.take(m, clock::now()) {
-                        if self.frames.send(frame).await.is_err() {
-                            return;
-                        }
-                    }
+                    self.take(m, clock::now());
                 },
                 e = events.recv() => match e {
                     Some(SubscriptionEvent::Result(r)) => self.switch_to(r.encoding),
                     Some(SubscriptionEvent::Error(_)) | None => return,
                 },
                 () = sleep_until(wake) => self.handle_timeout(clock::now()),
+            }
+            self.poll(clock::now());
+            for request in std::mem::take(&mut self.requests) {
+                if self
+                    .flow
+                    .send_control(ControlMessage::RetransmissionRequest(request))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            while let Some(frame) = self.ready.pop_front() {
+                if self.frames.send(frame).await.is_err() {
+                    return;
+                }
             }
         }
     }
@@ -325,34 +399,102 @@ impl Pipeline {
     fn next_timeout(&self) -> Option<Instant> {
         self.encodings
             .values()
-            .filter_map(|e| e.reassembler.poll_timeout())
+            .flat_map(|e| {
+                [
+                    e.reassembler.as_ref().and_then(Reassembler::poll_timeout),
+                    e.recovery.as_ref().and_then(Recovery::poll_timeout),
+                    e.jitter.poll_timeout(),
+                ]
+            })
+            .flatten()
             .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         for e in self.encodings.values_mut() {
-            e.reassembler.handle_timeout(now);
+            if let Some(r) = e.reassembler.as_mut() {
+                r.handle_timeout(now);
+            }
         }
-        self.update_loss();
     }
 
-    fn update_loss(&self) {
-        let (lost, frames_lost) = self.encodings.values().fold((0, 0), |(l, f), e| {
-            let s = e.reassembler.stats();
-            (l + s.messages_lost, f + s.frames_lost)
-        });
+    /// Settles the jitter buffers, collects due retransmission requests, aligns the lip-sync
+    /// group and takes the frames whose playout time has come.
+    fn poll(&mut self, now: Instant) {
+        let rtt = self.flow.connection().rtt();
+        let sync = self.config.lip_sync.clone();
+        let mut played = Vec::new();
+        for (geid, e) in &mut self.encodings {
+            let Some(reassembler) = e.reassembler.as_ref() else {
+                continue;
+            };
+            e.jitter.handle_settled(reassembler.settled_below());
+            if let Some(recovery) = e.recovery.as_mut() {
+                recovery.set_rtt(rtt);
+                recovery.set_jitter(e.jitter.jitter());
+                while let Some(request) = recovery.poll_request(reassembler, now) {
+                    self.requests.push(request);
+                }
+            }
+            if let Some((group, key)) = &sync
+                && let Ok(mut g) = group.lock()
+            {
+                g.update(*key, e.jitter.own_clock());
+                e.jitter.set_sync(g.clock());
+            }
+            while let Some(p) = e.jitter.poll_frame(now) {
+                let f = p.frame;
+                played.push(ReceivedFrame {
+                    payload: Bytes::from(f.payload),
+                    capture_time: Some(f.capture_time),
+                    endpoint_id: e.endpoint_id,
+                    encoding: *geid,
+                    reference: f.reference,
+                    layer_id: f.layer_id,
+                    first_sequence: f.first_sequence,
+                });
+            }
+        }
+        self.deliver(played);
+        self.update_metrics();
+    }
+
+    fn update_metrics(&self) {
+        let mut lost = 0;
+        let mut frames_lost = 0;
+        let mut requested = 0;
+        let mut recovered = 0;
+        let mut late = 0;
+        let mut delay = None;
+        for e in self.encodings.values() {
+            if let Some(r) = &e.reassembler {
+                lost += r.stats().messages_lost;
+                frames_lost += r.stats().frames_lost;
+            }
+            if let Some(r) = &e.recovery {
+                requested += r.stats().sequences_requested;
+                recovered += r.stats().recovered;
+            }
+            late += e.jitter.stats().late;
+            if !e.jitter.is_empty() || e.jitter.stats().frames_played > 0 {
+                delay = Some(e.jitter.target_delay());
+            }
+        }
         if let Ok(mut m) = self.metrics.lock() {
             m.packets_lost = lost;
             m.frames_lost = frames_lost;
+            m.retransmissions_requested = requested;
+            m.retransmissions_recovered = recovered;
+            m.frames_late = late;
+            m.playout_delay = delay;
         }
     }
 
-    /// Takes one message; returns the frames it completes (several when it unlocked messages
-    /// that were waiting for the salt).
-    fn take(&mut self, message: Bytes, now: Instant) -> Vec<ReceivedFrame> {
-        let mut out: Vec<ReassembledFrame> = Vec::new();
+    /// Takes one message: opens it (or parks it until its key or salt is known) and hands
+    /// what it completes to the jitter buffer, or straight to the application.
+    fn take(&mut self, message: Bytes, now: Instant) {
         let Ok(view) = HeaderView::parse(&message) else {
-            return Vec::new();
+            return;
         };
         let geid = view.global_encoding_id();
         if let Ok(mut m) = self.metrics.lock() {
@@ -362,63 +504,72 @@ impl Pipeline {
                 m.last_capture_time = Some(t);
             }
         }
-        if !self.encodings.contains_key(&geid) {
-            let state = EncodingState {
-                opener: None,
-                endpoint_id: 0,
-                reassembler: Reassembler::new(self.config.reassembly),
-                pending: VecDeque::new(),
-                plain: Vec::new(),
-            };
-            self.encodings.insert(geid, state);
-        }
-        let Some(state) = self.encodings.get_mut(&geid) else {
-            return Vec::new();
-        };
+        let jitter_config = self.config.jitter;
+        let state = self.encodings.entry(geid).or_insert_with(|| EncodingState {
+            opener: None,
+            endpoint_id: 0,
+            reassembler: None,
+            recovery: None,
+            jitter: JitterBuffer::new(jitter_config),
+            pending: VecDeque::new(),
+            plain: Vec::new(),
+        });
         if state.opener.is_none() {
-            if let Some((opener, endpoint_id)) = self.keys.opener(&view) {
-                state.opener = Some(opener);
-                state.endpoint_id = endpoint_id;
-            } else {
-                park(state, message);
-                return Vec::new();
+            match self.keys.opener(&view) {
+                Some((opener, endpoint_id)) => {
+                    state.opener = Some(opener);
+                    state.endpoint_id = endpoint_id;
+                }
+                None => {
+                    park(state, message);
+                    return;
+                }
             }
         }
         let learned_salt = state.opener.as_ref().is_some_and(|o| o.salt().is_none());
-        match open_one(state, &view, now) {
-            Opened::Frame(f) => out.extend(f),
+        let mut done = Vec::new();
+        match open_one(state, &self.config, geid, &view, now, &mut done) {
+            Opened::Done => {}
             Opened::NoSalt => {
                 park(state, message);
-                return Vec::new();
+                return;
             }
             Opened::Failed => {
                 if let Ok(mut m) = self.metrics.lock() {
                     m.undecryptable += 1;
                 }
-                return Vec::new();
+                return;
             }
         }
         if learned_salt {
             // The salt is known now: open what waited for it.
             while let Some(waiting) = state.pending.pop_front() {
-                if let Ok(v) = HeaderView::parse(&waiting)
-                    && let Opened::Frame(f) = open_one(state, &v, now)
-                {
-                    out.extend(f);
+                if let Ok(v) = HeaderView::parse(&waiting) {
+                    let _ = open_one(state, &self.config, geid, &v, now, &mut done);
                 }
             }
         }
         let endpoint_id = state.endpoint_id;
-        let frames: Vec<ReceivedFrame> = out
-            .into_iter()
-            .map(|f| to_received(f, geid, endpoint_id))
-            .collect();
-        self.note_frames(&frames, endpoint_id);
-        frames
+        let mut immediate = Vec::new();
+        for f in done {
+            if self.config.playout == Playout::Jittered && f.capture_time.is_some() {
+                if let Ok(jf) = JitterFrame::try_from(f) {
+                    state.jitter.push(jf, now);
+                }
+            } else {
+                // Immediate playout, or a frame without a capture time, which cannot be
+                // scheduled: straight to the application.
+                immediate.push(to_received(f, geid, endpoint_id));
+            }
+        }
+        self.deliver(immediate);
     }
 
-    fn note_frames(&mut self, frames: &[ReceivedFrame], endpoint_id: u64) {
-        for f in frames {
+    fn deliver(&mut self, frames: Vec<ReceivedFrame>) {
+        if frames.is_empty() {
+            return;
+        }
+        for f in &frames {
             if let Some(t) = f.capture_time {
                 self.captures.push_back(t);
                 while self
@@ -431,30 +582,59 @@ impl Pipeline {
             }
         }
         if let Ok(mut m) = self.metrics.lock() {
-            m.last_endpoint_id = Some(endpoint_id);
+            if let Some(last) = frames.last() {
+                m.last_endpoint_id = Some(last.endpoint_id);
+            }
             m.frames_received += frames.len() as u64;
             m.frame_rate = frame_rate(&self.captures);
         }
-        self.update_loss();
+        self.ready.extend(frames);
     }
 }
 
 enum Opened {
-    Frame(Option<ReassembledFrame>),
+    Done,
     NoSalt,
     Failed,
 }
 
-fn open_one(state: &mut EncodingState, view: &HeaderView<'_>, now: Instant) -> Opened {
+/// Opens one message and pushes it into the encoding's reassembler (made on the first
+/// message that opens), noting it for recovery; completed frames go into `done`.
+fn open_one(
+    state: &mut EncodingState,
+    config: &SubscriptionConfig,
+    geid: GlobalEncodingId,
+    view: &HeaderView<'_>,
+    now: Instant,
+    done: &mut Vec<ReassembledFrame>,
+) -> Opened {
     let Some(opener) = state.opener.as_mut() else {
         return Opened::NoSalt;
     };
-    match opener.open(view, &mut state.plain) {
-        Ok(plain) => match state.reassembler.push(view, plain, now) {
-            Ok(frame) => Opened::Frame(frame),
-            Err(_) => Opened::Failed,
-        },
-        Err(Rtp3Error::SaltUnknown) => Opened::NoSalt,
+    let plain = match opener.open(view, &mut state.plain) {
+        Ok(plain) => plain,
+        Err(Rtp3Error::SaltUnknown) => return Opened::NoSalt,
+        Err(_) => return Opened::Failed,
+    };
+    let reassembler = state.reassembler.get_or_insert_with(|| {
+        let mut c = config.reassembly;
+        c.join_mid_stream = view.sequence_id() >= MID_STREAM_SEQUENCE;
+        Reassembler::new(c)
+    });
+    if state.recovery.is_none()
+        && let Some(rc) = config.recovery
+    {
+        state.recovery = Some(Recovery::new(geid, rc));
+    }
+    if let Some(recovery) = state.recovery.as_mut() {
+        recovery.handle_message(view.sequence_id(), now);
+    }
+    match reassembler.push(view, plain, now) {
+        Ok(Some(frame)) => {
+            done.push(frame);
+            Opened::Done
+        }
+        Ok(None) => Opened::Done,
         Err(_) => Opened::Failed,
     }
 }

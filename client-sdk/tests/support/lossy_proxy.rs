@@ -75,7 +75,8 @@ async fn run(
                 u.connect(target).await.unwrap();
                 upstreams.insert(client, u.clone());
                 // Replies for this client.
-                let (front, u2, rng, stats) = (front.clone(), u.clone(), rng.clone(), stats.clone());
+                let (front, u2, rng, stats) =
+                    (front.clone(), u.clone(), rng.clone(), stats.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 65_536];
                     while let Ok(n) = u2.recv(&mut buf).await {
