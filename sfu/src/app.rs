@@ -157,7 +157,7 @@ fn transport_config(config: &SfuConfig) -> quinn::TransportConfig {
             30_000,
         ))))
         .max_concurrent_bidi_streams(quinn::VarInt::from_u32(16))
-        .max_concurrent_uni_streams(quinn::VarInt::from_u32(16));
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(128));
     t
 }
 
@@ -215,7 +215,18 @@ async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Ar
         catch_up(&m.layer_switches_total, s.layer_switches.load(Relaxed));
         for reason in crate::ops::metrics::DropReason::ALL {
             catch_up(m.drop_counter(reason), s.dropped(reason));
+            catch_up(m.stream_drop_counter(reason), s.stream_dropped(reason));
         }
+        catch_up(
+            &m.stream_messages_in_total,
+            s.stream_messages_in.load(Relaxed),
+        );
+        catch_up(&m.stream_bytes_in_total, s.stream_bytes_in.load(Relaxed));
+        catch_up(
+            &m.stream_messages_out_total,
+            s.stream_messages_out.load(Relaxed),
+        );
+        catch_up(&m.stream_resets_total, s.stream_resets.load(Relaxed));
         let t = transport.snapshot();
         use crate::ops::metrics::StunResult;
         catch_up(

@@ -3,6 +3,7 @@
 //! moves raw datagrams, so tests can see exactly what the SFU does.
 
 use crate::admission::tls::{Identity, TlsError, client_crypto};
+use crate::forward::data_stream::{DataStreamError, DataStreamReader, StreamKind, encode_frame};
 use bytes::Bytes;
 use newmedia_proto::control::{
     Capabilities, ControlError, ControlMessage, ControlReader, Decoded, Hello,
@@ -45,6 +46,12 @@ pub enum ClientError {
     /// Local socket.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
+    /// A data stream broke its framing (PROTOCOL.md §13).
+    #[error("data stream: {0}")]
+    DataStream(#[from] DataStreamError),
+    /// Opening or accepting a stream failed.
+    #[error("stream: {0}")]
+    Stream(#[from] quinn::ClosedStream),
 }
 
 /// A client endpoint on `bind` (e.g. `127.0.0.1:0`), with QUIC bit greasing off like every
@@ -165,5 +172,100 @@ impl TestClient {
     /// The next datagram from the SFU.
     pub async fn recv_datagram(&self) -> Result<Bytes, ClientError> {
         Ok(self.conn.read_datagram().await?)
+    }
+
+    /// Opens an ordered or single-message data stream (PROTOCOL.md §13) and writes its kind
+    /// byte.
+    pub async fn open_data_stream(
+        &self,
+        kind: StreamKind,
+    ) -> Result<DataStreamWriter, ClientError> {
+        let mut send = self.conn.open_uni().await?;
+        send.write_all(&[kind.byte()]).await?;
+        Ok(DataStreamWriter {
+            send,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sends one message on a stream of its own (kind `0x11`) and finishes the stream.
+    pub async fn send_single_message(&self, message: &[u8]) -> Result<(), ClientError> {
+        let mut stream = self.open_data_stream(StreamKind::Single).await?;
+        stream.send(message).await?;
+        stream.finish()
+    }
+
+    /// The next data stream the SFU opens toward this client.
+    pub async fn accept_data_stream(&self) -> Result<DataStreamReceiver, ClientError> {
+        let recv = self.conn.accept_uni().await?;
+        Ok(DataStreamReceiver {
+            recv,
+            reader: DataStreamReader::new(),
+        })
+    }
+}
+
+/// The sending side of one data stream.
+#[derive(Debug)]
+pub struct DataStreamWriter {
+    send: quinn::SendStream,
+    buf: Vec<u8>,
+}
+
+impl DataStreamWriter {
+    /// Writes one frame carrying `message`.
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), ClientError> {
+        self.buf.clear();
+        encode_frame(message, &mut self.buf)?;
+        self.send.write_all(&self.buf).await?;
+        Ok(())
+    }
+
+    /// Ends the stream (FIN).
+    pub fn finish(mut self) -> Result<(), ClientError> {
+        Ok(self.send.finish()?)
+    }
+
+    /// The QUIC stream, e.g. to reset it.
+    pub fn stream(&mut self) -> &mut quinn::SendStream {
+        &mut self.send
+    }
+}
+
+/// The receiving side of one data stream.
+#[derive(Debug)]
+pub struct DataStreamReceiver {
+    recv: quinn::RecvStream,
+    reader: DataStreamReader,
+}
+
+impl DataStreamReceiver {
+    /// The stream's kind, once its first byte has arrived.
+    pub fn kind(&self) -> Option<StreamKind> {
+        self.reader.kind()
+    }
+
+    /// The next message, `None` at the end of the stream. A reset arrives as
+    /// [`ClientError::Read`] with `quinn::ReadError::Reset(code)`.
+    pub async fn next_message(&mut self) -> Result<Option<Bytes>, ClientError> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(frame) = self.reader.next_frame()? {
+                return Ok(Some(frame.message()));
+            }
+            self.reader.buffer_mut().reserve(16 * 1024);
+            let n = self
+                .recv
+                .read_buf(self.reader.buffer_mut())
+                .await
+                .map_err(|e| match e.downcast::<quinn::ReadError>() {
+                    Ok(read) => ClientError::Read(read),
+                    Err(io) => ClientError::Io(io),
+                })?;
+            if n == 0 {
+                self.reader.finish()?;
+                return Ok(None);
+            }
+        }
     }
 }

@@ -128,6 +128,7 @@ impl StunResult {
 #[derive(Debug, Clone)]
 struct Resolved {
     drops: [IntCounter; 5],
+    stream_drops: [IntCounter; 5],
     admissions: [IntCounter; 3],
     stun: [IntCounter; 4],
 }
@@ -170,6 +171,17 @@ pub struct SfuMetrics {
     /// `newmedia_sfu_stun_total{result}`: STUN2 packets handled; use
     /// [`SfuMetrics::stun_counter`].
     pub stun_total: IntCounterVec,
+    /// `newmedia_sfu_stream_messages_in_total`: data-stream messages received (PROTOCOL.md §13).
+    pub stream_messages_in_total: IntCounter,
+    /// `newmedia_sfu_stream_bytes_in_total`: bytes of those messages.
+    pub stream_bytes_in_total: IntCounter,
+    /// `newmedia_sfu_stream_messages_out_total`: data-stream messages written to subscribers.
+    pub stream_messages_out_total: IntCounter,
+    /// `newmedia_sfu_stream_resets_total`: subscriber data streams reset as too slow.
+    pub stream_resets_total: IntCounter,
+    /// `newmedia_sfu_stream_drops_total{reason}`: data-stream messages dropped; use
+    /// [`SfuMetrics::stream_drop_counter`].
+    pub stream_drops_total: IntCounterVec,
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, MetricsError> {
@@ -248,8 +260,15 @@ impl SfuMetrics {
             "STUN2 packets handled, by result.",
             "result",
         )?;
+        let stream_drops_total = counter_vec(
+            r,
+            "newmedia_sfu_stream_drops_total",
+            "Data-stream messages dropped, by reason.",
+            "reason",
+        )?;
         let resolved = Resolved {
             drops: resolve(&drops_total, DropReason::ALL, DropReason::as_str)?,
+            stream_drops: resolve(&stream_drops_total, DropReason::ALL, DropReason::as_str)?,
             admissions: resolve(
                 &admissions_total,
                 AdmissionResult::ALL,
@@ -314,6 +333,27 @@ impl SfuMetrics {
                 "newmedia_sfu_layer_switches_total",
                 "Changes of a subscriber's encoding or layer.",
             )?,
+            stream_messages_in_total: counter(
+                r,
+                "newmedia_sfu_stream_messages_in_total",
+                "Data-stream messages received from endpoints.",
+            )?,
+            stream_bytes_in_total: counter(
+                r,
+                "newmedia_sfu_stream_bytes_in_total",
+                "Bytes of data-stream messages received from endpoints.",
+            )?,
+            stream_messages_out_total: counter(
+                r,
+                "newmedia_sfu_stream_messages_out_total",
+                "Data-stream messages written to subscribers' streams.",
+            )?,
+            stream_resets_total: counter(
+                r,
+                "newmedia_sfu_stream_resets_total",
+                "Subscriber data streams reset because the subscriber fell too far behind.",
+            )?,
+            stream_drops_total,
             drops_total,
             admissions_total,
             stun_total,
@@ -330,6 +370,19 @@ impl SfuMetrics {
     /// The `newmedia_sfu_drops_total` counter for `reason`.
     pub fn drop_counter(&self, reason: DropReason) -> &IntCounter {
         let [malformed, unauthorized, no_route, queue_full, send_error] = &self.resolved.drops;
+        match reason {
+            DropReason::Malformed => malformed,
+            DropReason::UnauthorizedEncoding => unauthorized,
+            DropReason::NoRoute => no_route,
+            DropReason::QueueFull => queue_full,
+            DropReason::SendError => send_error,
+        }
+    }
+
+    /// The `newmedia_sfu_stream_drops_total` counter for `reason`.
+    pub fn stream_drop_counter(&self, reason: DropReason) -> &IntCounter {
+        let [malformed, unauthorized, no_route, queue_full, send_error] =
+            &self.resolved.stream_drops;
         match reason {
             DropReason::Malformed => malformed,
             DropReason::UnauthorizedEncoding => unauthorized,
