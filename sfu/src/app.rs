@@ -10,6 +10,7 @@ use crate::ops::http::{HttpState, LiveStats, router};
 use crate::ops::metrics::{MetricsError, SfuMetrics};
 use crate::policy::keyframe::KeyframeConfig;
 use crate::policy::speaker::SpeakerConfig;
+use crate::relay::{self, Relay, RelayConfig, RelayError};
 use crate::transport::{self, Stun2ResponderConfig, TransportError, TransportStats};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub enum StartError {
     /// Registering metrics.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// Starting the TURN2 relay.
+    #[error(transparent)]
+    Relay(#[from] RelayError),
 }
 
 /// A running node.
@@ -62,6 +66,10 @@ pub struct RunningSfu {
     pub drain: Arc<Drain>,
     /// Socket-level counters (STUN2, DSCP, demux).
     pub transport_stats: Arc<TransportStats>,
+    /// The TURN2 relay, when `turn2_listen` is set.
+    pub relay: Option<Relay>,
+    /// The relay's TCP address (with the real port when 0 was asked).
+    pub turn2_addr: Option<SocketAddr>,
     endpoints: Vec<quinn::Endpoint>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -99,6 +107,16 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         tasks.push(tokio::spawn(forward::serve(node.clone(), endpoint.clone())));
     }
 
+    let (relay, turn2_addr) = match config.turn2_listen {
+        Some(listen) => {
+            let running = relay::start(listen, relay_config(&config), &identity).await?;
+            tasks.push(running.task);
+            info!(turn2 = %running.local_addr, "TURN2 relay listening");
+            (Some(running.relay), Some(running.local_addr))
+        }
+        None => (None, None),
+    };
+
     let listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| StartError::Http {
@@ -110,13 +128,17 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         source,
     })?;
     let live = live_stats(node.clone(), endpoints.stats.clone());
-    let app = router(HttpState::new(
+    let mut http_state = HttpState::new(
         registry.clone(),
         metrics.clone(),
         drain.clone(),
         &admin_token,
         live,
-    ));
+    );
+    if let Some(relay) = &relay {
+        http_state = http_state.with_relay(relay.clone());
+    }
+    let app = router(http_state);
     tasks.push(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     }));
@@ -124,6 +146,7 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         node.clone(),
         metrics.clone(),
         endpoints.stats.clone(),
+        relay.clone(),
     )));
 
     info!(
@@ -143,6 +166,8 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         metrics,
         drain,
         transport_stats: endpoints.stats,
+        relay,
+        turn2_addr,
         endpoints: endpoints.endpoints,
         tasks,
         grace: config.drain_grace(),
@@ -170,6 +195,16 @@ fn forward_config(config: &SfuConfig) -> ForwardConfig {
     f
 }
 
+fn relay_config(config: &SfuConfig) -> RelayConfig {
+    let mut r = RelayConfig::default();
+    r.inbound_ip(config.turn2_inbound_ip)
+        .public_ip(config.turn2_public_ip)
+        .max_allocations(config.turn2_max_allocations)
+        .max_lifetime(config.turn2_max_lifetime_secs)
+        .queue_frames(config.turn2_queue_frames);
+    r
+}
+
 fn live_stats(node: Arc<Node>, transport: Arc<TransportStats>) -> LiveStats {
     Arc::new(move || {
         let s = &node.stats;
@@ -189,7 +224,12 @@ fn live_stats(node: Arc<Node>, transport: Arc<TransportStats>) -> LiveStats {
 
 /// Copies the forwarding and transport counters into Prometheus once a second (the hot path
 /// never touches Prometheus).
-async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Arc<TransportStats>) {
+async fn sample_metrics(
+    node: Arc<Node>,
+    metrics: Arc<SfuMetrics>,
+    transport: Arc<TransportStats>,
+    relay: Option<Relay>,
+) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
@@ -238,6 +278,27 @@ async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Ar
             m.stun_counter(StunResult::SendError),
             t.stun_response_send_dropped,
         );
+        if let Some(relay) = &relay {
+            sample_relay(m, relay);
+        }
+    }
+}
+
+fn sample_relay(m: &SfuMetrics, relay: &Relay) {
+    let r = relay.stats();
+    m.turn2_connections.set(r.connections as i64);
+    m.turn2_allocations.set(r.allocations as i64);
+    catch_up(&m.turn2_relayed_packets_total, r.relayed_packets);
+    catch_up(&m.turn2_relayed_bytes_total, r.relayed_bytes);
+    let drops = [
+        ("queue_full", r.dropped_queue_full),
+        ("no_connection", r.dropped_no_connection),
+    ];
+    for (reason, total) in drops {
+        catch_up(&m.turn2_drops_total.with_label_values(&[reason]), total);
+    }
+    for (label, total) in crate::ops::metrics::TURN2_ERROR_LABELS.iter().zip(r.errors) {
+        catch_up(&m.turn2_errors_total.with_label_values(&[label]), total);
     }
 }
 

@@ -11,6 +11,8 @@
 //! | `PUT /v1/conferences/{id}/endpoints/{endpointID}` `{"fingerprint", "publications"}` | 201 created, 200 replaced or unchanged; 404, 409 `fingerprint_in_use` |
 //! | `DELETE /v1/conferences/{id}/endpoints/{endpointID}` | 204, 404 |
 //! | `GET /v1/stats` | 200, the live statistics the node supplies |
+//! | `PUT /v1/relay/fingerprints/{64 hex}` | 204; 400 bad fingerprint, 404 `relay_disabled` |
+//! | `DELETE /v1/relay/fingerprints/{64 hex}` | 204 (its allocation is released, its connections closed); 404 `not_found`, `relay_disabled` |
 //!
 //! Every `/v1` call needs `Authorization: Bearer <admin token>` (else 401 `unauthorized`).
 //! While the node drains, creating conferences and admitting endpoints answer 503 `draining`;
@@ -53,6 +55,8 @@ pub struct HttpState {
     pub drain: Arc<Drain>,
     /// The live statistics `GET /v1/stats` returns.
     pub live_stats: LiveStats,
+    /// The TURN2 relay, when the node runs one.
+    pub relay: Option<crate::relay::Relay>,
     /// SHA-256 of the admin token; the token itself is not kept.
     admin_token_digest: [u8; 32],
 }
@@ -72,8 +76,16 @@ impl HttpState {
             metrics,
             drain,
             live_stats,
+            relay: None,
             admin_token_digest: Sha256::digest(admin_token.as_bytes()).into(),
         }
+    }
+
+    /// Serves `PUT/DELETE /v1/relay/fingerprints/{hex}` for `relay` (without one they answer
+    /// 404 `relay_disabled`).
+    pub fn with_relay(mut self, relay: crate::relay::Relay) -> Self {
+        self.relay = Some(relay);
+        self
     }
 
     /// Whether `presented` is the admin token, in time independent of both tokens: the
@@ -117,6 +129,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// The node is draining and accepts no new conferences or endpoints (503).
     Draining,
+    /// The node runs no TURN2 relay (404).
+    RelayDisabled,
 }
 
 /// An admin API failure, answered as `{"error": {"code", "message"}}`.
@@ -134,6 +148,12 @@ pub enum ApiError {
     /// No such route.
     #[error("no such resource")]
     NoRoute,
+    /// The node runs no TURN2 relay.
+    #[error("this node runs no TURN2 relay")]
+    RelayDisabled,
+    /// The fingerprint is not registered with the relay.
+    #[error("fingerprint not registered")]
+    UnknownFingerprint,
     /// The registry refused the change.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -146,7 +166,8 @@ impl ApiError {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::Draining => ErrorCode::Draining,
-            ApiError::NoRoute => ErrorCode::NotFound,
+            ApiError::NoRoute | ApiError::UnknownFingerprint => ErrorCode::NotFound,
+            ApiError::RelayDisabled => ErrorCode::RelayDisabled,
             ApiError::Registry(e) => match e {
                 RegistryError::AlreadyExists(_) => ErrorCode::AlreadyExists,
                 RegistryError::NotFound { .. } => ErrorCode::NotFound,
@@ -159,7 +180,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self.code() {
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::NotFound | ErrorCode::RelayDisabled => StatusCode::NOT_FOUND,
             ErrorCode::AlreadyExists | ErrorCode::FingerprintInUse => StatusCode::CONFLICT,
             ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -239,6 +260,10 @@ pub fn router(state: HttpState) -> Router {
             put(admit_endpoint).delete(remove_endpoint),
         )
         .route("/stats", get(stats))
+        .route(
+            "/relay/fingerprints/{fingerprint}",
+            put(allow_fingerprint).delete(revoke_fingerprint),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_bearer,
@@ -391,4 +416,41 @@ async fn remove_endpoint(
 
 async fn stats(State(state): State<HttpState>) -> Json<serde_json::Value> {
     Json((state.live_stats)())
+}
+
+/// A fingerprint path parameter: 64 hex digits, optionally colon-separated pairs.
+fn relay_fingerprint(
+    state: &HttpState,
+    text: &str,
+) -> Result<(crate::relay::Relay, [u8; 32]), ApiError> {
+    let relay = state.relay.clone().ok_or(ApiError::RelayDisabled)?;
+    let fingerprint = parse_fingerprint(text).ok_or_else(|| {
+        ApiError::BadRequest(
+            "fingerprint must be 64 hex digits, optionally as colon-separated pairs".to_owned(),
+        )
+    })?;
+    Ok((relay, fingerprint))
+}
+
+async fn allow_fingerprint(
+    State(state): State<HttpState>,
+    Path(text): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (relay, fingerprint) = relay_fingerprint(&state, &text)?;
+    if relay.allow(fingerprint) {
+        tracing::info!(fingerprint = %hex::encode(fingerprint), "relay fingerprint allowed");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_fingerprint(
+    State(state): State<HttpState>,
+    Path(text): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (relay, fingerprint) = relay_fingerprint(&state, &text)?;
+    if !relay.revoke(&fingerprint) {
+        return Err(ApiError::UnknownFingerprint);
+    }
+    tracing::info!(fingerprint = %hex::encode(fingerprint), "relay fingerprint revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -182,7 +182,32 @@ pub struct SfuMetrics {
     /// `newmedia_sfu_stream_drops_total{reason}`: data-stream messages dropped; use
     /// [`SfuMetrics::stream_drop_counter`].
     pub stream_drops_total: IntCounterVec,
+    /// `newmedia_sfu_turn2_connections`: open TURN2 relay connections.
+    pub turn2_connections: IntGauge,
+    /// `newmedia_sfu_turn2_allocations`: live TURN2 allocations.
+    pub turn2_allocations: IntGauge,
+    /// `newmedia_sfu_turn2_relayed_packets_total`: Relayed frames queued to connections.
+    pub turn2_relayed_packets_total: IntCounter,
+    /// `newmedia_sfu_turn2_relayed_bytes_total`: UDP payload bytes of those frames.
+    pub turn2_relayed_bytes_total: IntCounter,
+    /// `newmedia_sfu_turn2_drops_total{reason}`: inbound datagrams not relayed
+    /// (`queue_full`: per connection; `no_connection`: the allocation had none).
+    pub turn2_drops_total: IntCounterVec,
+    /// `newmedia_sfu_turn2_errors_total{code}`: Error frames sent, by code name
+    /// (`malformed_frame`, `unknown_fingerprint`, `fingerprint_mismatch`, `quota_exceeded`,
+    /// `no_allocation`, `internal`).
+    pub turn2_errors_total: IntCounterVec,
 }
+
+/// The `code` label values of `newmedia_sfu_turn2_errors_total`, for codes 1-6.
+pub const TURN2_ERROR_LABELS: [&str; 6] = [
+    "malformed_frame",
+    "unknown_fingerprint",
+    "fingerprint_mismatch",
+    "quota_exceeded",
+    "no_allocation",
+    "internal",
+];
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, MetricsError> {
     let g = IntGauge::new(name, help).map_err(MetricsError::Register)?;
@@ -266,6 +291,28 @@ impl SfuMetrics {
             "Data-stream messages dropped, by reason.",
             "reason",
         )?;
+        let turn2_drops_total = counter_vec(
+            r,
+            "newmedia_sfu_turn2_drops_total",
+            "Inbound TURN2 datagrams not relayed, by reason.",
+            "reason",
+        )?;
+        let turn2_errors_total = counter_vec(
+            r,
+            "newmedia_sfu_turn2_errors_total",
+            "TURN2 Error frames sent, by code.",
+            "code",
+        )?;
+        for reason in ["queue_full", "no_connection"] {
+            turn2_drops_total
+                .get_metric_with_label_values(&[reason])
+                .map_err(MetricsError::Register)?;
+        }
+        for code in TURN2_ERROR_LABELS {
+            turn2_errors_total
+                .get_metric_with_label_values(&[code])
+                .map_err(MetricsError::Register)?;
+        }
         let resolved = Resolved {
             drops: resolve(&drops_total, DropReason::ALL, DropReason::as_str)?,
             stream_drops: resolve(&stream_drops_total, DropReason::ALL, DropReason::as_str)?,
@@ -354,6 +401,28 @@ impl SfuMetrics {
                 "Subscriber data streams reset because the subscriber fell too far behind.",
             )?,
             stream_drops_total,
+            turn2_connections: gauge(
+                r,
+                "newmedia_sfu_turn2_connections",
+                "Open TURN2 relay connections.",
+            )?,
+            turn2_allocations: gauge(
+                r,
+                "newmedia_sfu_turn2_allocations",
+                "Live TURN2 allocations.",
+            )?,
+            turn2_relayed_packets_total: counter(
+                r,
+                "newmedia_sfu_turn2_relayed_packets_total",
+                "Relayed frames queued to TURN2 connections.",
+            )?,
+            turn2_relayed_bytes_total: counter(
+                r,
+                "newmedia_sfu_turn2_relayed_bytes_total",
+                "UDP payload bytes of relayed frames.",
+            )?,
+            turn2_drops_total,
+            turn2_errors_total,
             drops_total,
             admissions_total,
             stun_total,
