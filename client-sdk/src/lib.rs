@@ -9,6 +9,8 @@
 //!   from them, and applying a proposal whole or rejecting it whole.
 //! - [`media`]: frames to sealed RTP3 messages and back: the packetizer and the reassembler
 //!   (draft §5).
+//! - [`relay`]: the TURN2 relay client: an allocation, refreshed, whose relayed datagrams
+//!   arrive as `(source, packet)` for the transport to inject.
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).
@@ -19,4 +21,5 @@ pub mod codec;
 pub mod control;
 pub mod identity;
 pub mod media;
+pub mod relay;
 pub mod tls;
