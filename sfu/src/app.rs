@@ -11,6 +11,10 @@ use crate::ops::metrics::{MetricsError, SfuMetrics};
 use crate::policy::keyframe::KeyframeConfig;
 use crate::policy::speaker::SpeakerConfig;
 use crate::relay::{self, Relay, RelayConfig, RelayError};
+use crate::snowflake::controller::{NodeCandidate, Registration, Turn2Service};
+use crate::snowflake::{
+    ControllerClient, ControllerError, DownlinkChecks, SnowflakeStats, registration, reports,
+};
 use crate::transport::{self, Stun2ResponderConfig, TransportError, TransportStats};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +47,9 @@ pub enum StartError {
     /// Starting the TURN2 relay.
     #[error(transparent)]
     Relay(#[from] RelayError),
+    /// Building the controller client.
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
 }
 
 /// A running node.
@@ -70,6 +77,10 @@ pub struct RunningSfu {
     pub relay: Option<Relay>,
     /// The relay's TCP address (with the real port when 0 was asked).
     pub turn2_addr: Option<SocketAddr>,
+    /// Downlink checks and the downlinks they installed.
+    pub downlinks: Arc<DownlinkChecks>,
+    /// Snowflake counters (registration, reports, downlinks).
+    pub snowflake: Arc<SnowflakeStats>,
     endpoints: Vec<quinn::Endpoint>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -87,10 +98,23 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
 
     let mut server = quinn::ServerConfig::with_crypto(server_crypto(&identity)?);
     server.transport_config(Arc::new(transport_config(&config)));
+    let snowflake = Arc::new(SnowflakeStats::default());
+    let downlinks = Arc::new(DownlinkChecks::new(snowflake.clone()));
+    let controller = match (&config.controller_url, &config.controller_token) {
+        (Some(url), Some(token)) => Some(ControllerClient::new(url, token)?),
+        _ => None,
+    };
     let mut stun = Stun2ResponderConfig::default();
     stun.secret(config.stun_secret.as_bytes())
-        .public_server(config.public_stun);
+        .public_server(config.public_stun)
+        .response_observer(downlinks.clone());
+    let check_reports = controller.as_ref().map(|_| {
+        let (tx, rx) = tokio::sync::mpsc::channel(reports::QUEUE);
+        stun.observer(Arc::new(tx));
+        rx
+    });
     let endpoints = transport::bind_endpoints(config.listen, config.workers, server, &stun)?;
+    downlinks.attach(endpoints.sockets.clone(), endpoints.redirects.clone());
 
     let registry = Arc::new(Registry::new());
     let metrics = Arc::new(SfuMetrics::new()?);
@@ -138,6 +162,7 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
     if let Some(relay) = &relay {
         http_state = http_state.with_relay(relay.clone());
     }
+    http_state = http_state.with_downlinks(downlinks.clone());
     let app = router(http_state);
     tasks.push(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -147,7 +172,50 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         metrics.clone(),
         endpoints.stats.clone(),
         relay.clone(),
+        downlinks.clone(),
     )));
+    if let (Some(client), Some(check_reports)) = (controller, check_reports) {
+        let node_id = config.node_id.clone().unwrap_or_else(hostname);
+        let candidates = if config.public_candidates.is_empty() {
+            vec![endpoints.local_addr]
+        } else {
+            config.public_candidates.clone()
+        };
+        let registration = Registration {
+            node_id: node_id.clone(),
+            candidates: candidates
+                .iter()
+                .map(|c| NodeCandidate {
+                    local: *c,
+                    stun_secret: config.stun_secret.clone(),
+                })
+                .collect(),
+            tls_fingerprint_sha256: hex::encode(fingerprint),
+            admin_url: config
+                .admin_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{http_addr}")),
+            admin_token: admin_token.clone(),
+            capacity: config.capacity,
+            turn2: relay.as_ref().map(|r| Turn2Service {
+                service: r.outbound(),
+            }),
+        };
+        tasks.push(tokio::spawn(registration::run(
+            client.clone(),
+            registration,
+            node.clone(),
+            snowflake.clone(),
+        )));
+        tasks.push(tokio::spawn(reports::run(
+            client,
+            node_id,
+            check_reports,
+            endpoints.local_addr.port(),
+            candidates,
+            snowflake.clone(),
+        )));
+    }
 
     info!(
         media = %endpoints.local_addr,
@@ -168,6 +236,8 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         transport_stats: endpoints.stats,
         relay,
         turn2_addr,
+        downlinks,
+        snowflake,
         endpoints: endpoints.endpoints,
         tasks,
         grace: config.drain_grace(),
@@ -229,6 +299,7 @@ async fn sample_metrics(
     metrics: Arc<SfuMetrics>,
     transport: Arc<TransportStats>,
     relay: Option<Relay>,
+    downlinks: Arc<DownlinkChecks>,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -281,7 +352,38 @@ async fn sample_metrics(
         if let Some(relay) = &relay {
             sample_relay(m, relay);
         }
+        sample_snowflake(m, &downlinks);
     }
+}
+
+fn sample_snowflake(m: &SfuMetrics, downlinks: &DownlinkChecks) {
+    let s = downlinks.stats();
+    m.controller_registered.set(s.registered as i64);
+    catch_up(&m.controller_registrations_total, s.registrations);
+    catch_up(&m.controller_heartbeats_total, s.heartbeats);
+    catch_up(&m.controller_failures_total, s.controller_failures);
+    let reports = [
+        ("reported", s.checks_reported),
+        ("failed", s.checks_report_failed),
+        ("unauthenticated", s.checks_unauthenticated),
+    ];
+    for (result, total) in reports {
+        catch_up(&m.check_reports_total.with_label_values(&[result]), total);
+    }
+    catch_up(&m.downlink_checks_total, s.downlink_checks);
+    catch_up(&m.downlink_requests_total, s.downlink_requests_sent);
+    catch_up(&m.downlinks_installed_total, s.downlinks_installed);
+    m.downlinks
+        .set(downlinks.redirects().map_or(0, |r| r.len()) as i64);
+}
+
+/// The host name, the default node ID.
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "newmedia-sfu".to_owned())
 }
 
 fn sample_relay(m: &SfuMetrics, relay: &Relay) {

@@ -197,6 +197,27 @@ pub struct SfuMetrics {
     /// (`malformed_frame`, `unknown_fingerprint`, `fingerprint_mismatch`, `quota_exceeded`,
     /// `no_allocation`, `internal`).
     pub turn2_errors_total: IntCounterVec,
+    /// `newmedia_sfu_controller_registered`: 1 while the controller accepts this node's
+    /// registration and heartbeats.
+    pub controller_registered: IntGauge,
+    /// `newmedia_sfu_controller_registrations_total`: successful registrations.
+    pub controller_registrations_total: IntCounter,
+    /// `newmedia_sfu_controller_heartbeats_total`: heartbeats the controller accepted.
+    pub controller_heartbeats_total: IntCounter,
+    /// `newmedia_sfu_controller_failures_total`: registration and heartbeat calls that failed.
+    pub controller_failures_total: IntCounter,
+    /// `newmedia_sfu_check_reports_total{result}`: received STUN2 checks, by what became of
+    /// their report (`reported`, `failed`, `unauthenticated`: opened only under the public
+    /// secret, not reported).
+    pub check_reports_total: IntCounterVec,
+    /// `newmedia_sfu_downlink_checks_total`: downlink checks ordered by the controller.
+    pub downlink_checks_total: IntCounter,
+    /// `newmedia_sfu_downlink_requests_total`: STUN2 requests sent for them.
+    pub downlink_requests_total: IntCounter,
+    /// `newmedia_sfu_downlinks_installed_total`: downlinks installed.
+    pub downlinks_installed_total: IntCounter,
+    /// `newmedia_sfu_downlinks`: destinations currently redirected.
+    pub downlinks: IntGauge,
 }
 
 /// The `code` label values of `newmedia_sfu_turn2_errors_total`, for codes 1-6.
@@ -313,6 +334,17 @@ impl SfuMetrics {
                 .get_metric_with_label_values(&[code])
                 .map_err(MetricsError::Register)?;
         }
+        let check_reports_total = counter_vec(
+            r,
+            "newmedia_sfu_check_reports_total",
+            "Received STUN2 checks, by the fate of their report to the controller.",
+            "result",
+        )?;
+        for result in ["reported", "failed", "unauthenticated"] {
+            check_reports_total
+                .get_metric_with_label_values(&[result])
+                .map_err(MetricsError::Register)?;
+        }
         let resolved = Resolved {
             drops: resolve(&drops_total, DropReason::ALL, DropReason::as_str)?,
             stream_drops: resolve(&stream_drops_total, DropReason::ALL, DropReason::as_str)?,
@@ -423,6 +455,47 @@ impl SfuMetrics {
             )?,
             turn2_drops_total,
             turn2_errors_total,
+            controller_registered: gauge(
+                r,
+                "newmedia_sfu_controller_registered",
+                "1 while the controller accepts this node's registration and heartbeats.",
+            )?,
+            controller_registrations_total: counter(
+                r,
+                "newmedia_sfu_controller_registrations_total",
+                "Successful registrations with the controller.",
+            )?,
+            controller_heartbeats_total: counter(
+                r,
+                "newmedia_sfu_controller_heartbeats_total",
+                "Heartbeats the controller accepted.",
+            )?,
+            controller_failures_total: counter(
+                r,
+                "newmedia_sfu_controller_failures_total",
+                "Registration and heartbeat calls that failed.",
+            )?,
+            check_reports_total,
+            downlink_checks_total: counter(
+                r,
+                "newmedia_sfu_downlink_checks_total",
+                "Downlink checks ordered by the controller.",
+            )?,
+            downlink_requests_total: counter(
+                r,
+                "newmedia_sfu_downlink_requests_total",
+                "STUN2 requests sent for downlink checks.",
+            )?,
+            downlinks_installed_total: counter(
+                r,
+                "newmedia_sfu_downlinks_installed_total",
+                "Downlinks installed.",
+            )?,
+            downlinks: gauge(
+                r,
+                "newmedia_sfu_downlinks",
+                "Destinations whose packets are redirected to a relay.",
+            )?,
             drops_total,
             admissions_total,
             stun_total,
