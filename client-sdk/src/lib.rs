@@ -14,6 +14,8 @@
 //!   stream metrics.
 //! - [`signaling`]: the controller's WebSocket client (advertisement, proposals, Snowflake
 //!   commands) and a REST client for apps (tokens, conferences, endpoints).
+//! - [`relay`]: the TURN2 relay client: an allocation, refreshed, whose relayed datagrams
+//!   arrive as `(source, packet)` for the transport to inject.
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).
@@ -28,5 +30,6 @@ pub mod identity;
 pub mod media;
 pub mod session;
 pub mod signaling;
+pub mod relay;
 pub mod tls;
 pub mod transport;

@@ -10,6 +10,11 @@ use crate::ops::http::{HttpState, LiveStats, router};
 use crate::ops::metrics::{MetricsError, SfuMetrics};
 use crate::policy::keyframe::KeyframeConfig;
 use crate::policy::speaker::SpeakerConfig;
+use crate::relay::{self, Relay, RelayConfig, RelayError};
+use crate::snowflake::controller::{NodeCandidate, Registration, Turn2Service};
+use crate::snowflake::{
+    ControllerClient, ControllerError, DownlinkChecks, SnowflakeStats, registration, reports,
+};
 use crate::transport::{self, Stun2ResponderConfig, TransportError, TransportStats};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +44,12 @@ pub enum StartError {
     /// Registering metrics.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// Starting the TURN2 relay.
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+    /// Building the controller client.
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
 }
 
 /// A running node.
@@ -62,6 +73,14 @@ pub struct RunningSfu {
     pub drain: Arc<Drain>,
     /// Socket-level counters (STUN2, DSCP, demux).
     pub transport_stats: Arc<TransportStats>,
+    /// The TURN2 relay, when `turn2_listen` is set.
+    pub relay: Option<Relay>,
+    /// The relay's TCP address (with the real port when 0 was asked).
+    pub turn2_addr: Option<SocketAddr>,
+    /// Downlink checks and the downlinks they installed.
+    pub downlinks: Arc<DownlinkChecks>,
+    /// Snowflake counters (registration, reports, downlinks).
+    pub snowflake: Arc<SnowflakeStats>,
     endpoints: Vec<quinn::Endpoint>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -79,10 +98,23 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
 
     let mut server = quinn::ServerConfig::with_crypto(server_crypto(&identity)?);
     server.transport_config(Arc::new(transport_config(&config)));
+    let snowflake = Arc::new(SnowflakeStats::default());
+    let downlinks = Arc::new(DownlinkChecks::new(snowflake.clone()));
+    let controller = match (&config.controller_url, &config.controller_token) {
+        (Some(url), Some(token)) => Some(ControllerClient::new(url, token)?),
+        _ => None,
+    };
     let mut stun = Stun2ResponderConfig::default();
     stun.secret(config.stun_secret.as_bytes())
-        .public_server(config.public_stun);
+        .public_server(config.public_stun)
+        .response_observer(downlinks.clone());
+    let check_reports = controller.as_ref().map(|_| {
+        let (tx, rx) = tokio::sync::mpsc::channel(reports::QUEUE);
+        stun.observer(Arc::new(tx));
+        rx
+    });
     let endpoints = transport::bind_endpoints(config.listen, config.workers, server, &stun)?;
+    downlinks.attach(endpoints.sockets.clone(), endpoints.redirects.clone());
 
     let registry = Arc::new(Registry::new());
     let metrics = Arc::new(SfuMetrics::new()?);
@@ -99,6 +131,16 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         tasks.push(tokio::spawn(forward::serve(node.clone(), endpoint.clone())));
     }
 
+    let (relay, turn2_addr) = match config.turn2_listen {
+        Some(listen) => {
+            let running = relay::start(listen, relay_config(&config), &identity).await?;
+            tasks.push(running.task);
+            info!(turn2 = %running.local_addr, "TURN2 relay listening");
+            (Some(running.relay), Some(running.local_addr))
+        }
+        None => (None, None),
+    };
+
     let listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| StartError::Http {
@@ -110,13 +152,18 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         source,
     })?;
     let live = live_stats(node.clone(), endpoints.stats.clone());
-    let app = router(HttpState::new(
+    let mut http_state = HttpState::new(
         registry.clone(),
         metrics.clone(),
         drain.clone(),
         &admin_token,
         live,
-    ));
+    );
+    if let Some(relay) = &relay {
+        http_state = http_state.with_relay(relay.clone());
+    }
+    http_state = http_state.with_downlinks(downlinks.clone());
+    let app = router(http_state);
     tasks.push(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     }));
@@ -124,7 +171,51 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         node.clone(),
         metrics.clone(),
         endpoints.stats.clone(),
+        relay.clone(),
+        downlinks.clone(),
     )));
+    if let (Some(client), Some(check_reports)) = (controller, check_reports) {
+        let node_id = config.node_id.clone().unwrap_or_else(hostname);
+        let candidates = if config.public_candidates.is_empty() {
+            vec![endpoints.local_addr]
+        } else {
+            config.public_candidates.clone()
+        };
+        let registration = Registration {
+            node_id: node_id.clone(),
+            candidates: candidates
+                .iter()
+                .map(|c| NodeCandidate {
+                    local: *c,
+                    stun_secret: config.stun_secret.clone(),
+                })
+                .collect(),
+            tls_fingerprint_sha256: hex::encode(fingerprint),
+            admin_url: config
+                .admin_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{http_addr}")),
+            admin_token: admin_token.clone(),
+            capacity: config.capacity,
+            turn2: relay.as_ref().map(|r| Turn2Service {
+                service: r.outbound(),
+            }),
+        };
+        tasks.push(tokio::spawn(registration::run(
+            client.clone(),
+            registration,
+            node.clone(),
+            snowflake.clone(),
+        )));
+        tasks.push(tokio::spawn(reports::run(
+            client,
+            node_id,
+            check_reports,
+            endpoints.local_addr.port(),
+            candidates,
+            snowflake.clone(),
+        )));
+    }
 
     info!(
         media = %endpoints.local_addr,
@@ -143,6 +234,10 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
         metrics,
         drain,
         transport_stats: endpoints.stats,
+        relay,
+        turn2_addr,
+        downlinks,
+        snowflake,
         endpoints: endpoints.endpoints,
         tasks,
         grace: config.drain_grace(),
@@ -157,7 +252,7 @@ fn transport_config(config: &SfuConfig) -> quinn::TransportConfig {
             30_000,
         ))))
         .max_concurrent_bidi_streams(quinn::VarInt::from_u32(16))
-        .max_concurrent_uni_streams(quinn::VarInt::from_u32(16));
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(128));
     t
 }
 
@@ -168,6 +263,16 @@ fn forward_config(config: &SfuConfig) -> ForwardConfig {
         .retransmit_capacity(config.retransmit_cache)
         .datagram_send_buffer(config.datagram_send_buffer);
     f
+}
+
+fn relay_config(config: &SfuConfig) -> RelayConfig {
+    let mut r = RelayConfig::default();
+    r.inbound_ip(config.turn2_inbound_ip)
+        .public_ip(config.turn2_public_ip)
+        .max_allocations(config.turn2_max_allocations)
+        .max_lifetime(config.turn2_max_lifetime_secs)
+        .queue_frames(config.turn2_queue_frames);
+    r
 }
 
 fn live_stats(node: Arc<Node>, transport: Arc<TransportStats>) -> LiveStats {
@@ -189,7 +294,13 @@ fn live_stats(node: Arc<Node>, transport: Arc<TransportStats>) -> LiveStats {
 
 /// Copies the forwarding and transport counters into Prometheus once a second (the hot path
 /// never touches Prometheus).
-async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Arc<TransportStats>) {
+async fn sample_metrics(
+    node: Arc<Node>,
+    metrics: Arc<SfuMetrics>,
+    transport: Arc<TransportStats>,
+    relay: Option<Relay>,
+    downlinks: Arc<DownlinkChecks>,
+) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
@@ -215,7 +326,18 @@ async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Ar
         catch_up(&m.layer_switches_total, s.layer_switches.load(Relaxed));
         for reason in crate::ops::metrics::DropReason::ALL {
             catch_up(m.drop_counter(reason), s.dropped(reason));
+            catch_up(m.stream_drop_counter(reason), s.stream_dropped(reason));
         }
+        catch_up(
+            &m.stream_messages_in_total,
+            s.stream_messages_in.load(Relaxed),
+        );
+        catch_up(&m.stream_bytes_in_total, s.stream_bytes_in.load(Relaxed));
+        catch_up(
+            &m.stream_messages_out_total,
+            s.stream_messages_out.load(Relaxed),
+        );
+        catch_up(&m.stream_resets_total, s.stream_resets.load(Relaxed));
         let t = transport.snapshot();
         use crate::ops::metrics::StunResult;
         catch_up(
@@ -227,6 +349,58 @@ async fn sample_metrics(node: Arc<Node>, metrics: Arc<SfuMetrics>, transport: Ar
             m.stun_counter(StunResult::SendError),
             t.stun_response_send_dropped,
         );
+        if let Some(relay) = &relay {
+            sample_relay(m, relay);
+        }
+        sample_snowflake(m, &downlinks);
+    }
+}
+
+fn sample_snowflake(m: &SfuMetrics, downlinks: &DownlinkChecks) {
+    let s = downlinks.stats();
+    m.controller_registered.set(s.registered as i64);
+    catch_up(&m.controller_registrations_total, s.registrations);
+    catch_up(&m.controller_heartbeats_total, s.heartbeats);
+    catch_up(&m.controller_failures_total, s.controller_failures);
+    let reports = [
+        ("reported", s.checks_reported),
+        ("failed", s.checks_report_failed),
+        ("unauthenticated", s.checks_unauthenticated),
+    ];
+    for (result, total) in reports {
+        catch_up(&m.check_reports_total.with_label_values(&[result]), total);
+    }
+    catch_up(&m.downlink_checks_total, s.downlink_checks);
+    catch_up(&m.downlink_requests_total, s.downlink_requests_sent);
+    catch_up(&m.downlinks_installed_total, s.downlinks_installed);
+    m.downlinks
+        .set(downlinks.redirects().map_or(0, |r| r.len()) as i64);
+}
+
+/// The host name, the default node ID.
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "newmedia-sfu".to_owned())
+}
+
+fn sample_relay(m: &SfuMetrics, relay: &Relay) {
+    let r = relay.stats();
+    m.turn2_connections.set(r.connections as i64);
+    m.turn2_allocations.set(r.allocations as i64);
+    catch_up(&m.turn2_relayed_packets_total, r.relayed_packets);
+    catch_up(&m.turn2_relayed_bytes_total, r.relayed_bytes);
+    let drops = [
+        ("queue_full", r.dropped_queue_full),
+        ("no_connection", r.dropped_no_connection),
+    ];
+    for (reason, total) in drops {
+        catch_up(&m.turn2_drops_total.with_label_values(&[reason]), total);
+    }
+    for (label, total) in crate::ops::metrics::TURN2_ERROR_LABELS.iter().zip(r.errors) {
+        catch_up(&m.turn2_errors_total.with_label_values(&[label]), total);
     }
 }
 

@@ -13,6 +13,9 @@
 //!   subscriber drop policy.
 //! - [`policy`]: sans-IO decisions: active speakers, simulcast choice and switching, layers,
 //!   per-subscriber bandwidth, retransmission cache, keyframe request limiting.
+//! - [`relay`]: the TURN2 relay (TLS over TCP, one inbound UDP socket per allocation).
+//! - [`snowflake`]: registration and heartbeats at the controller, check reports, downlink
+//!   checks and the redirects they install.
 //! - [`app`]: starting a node from its configuration, and draining it.
 //! - [`testing`]: a minimal raw client for tests, benchmarks and tools.
 //! - [`ops`]: configuration, Prometheus metrics, health/readiness, the admin HTTP API, drain.
@@ -25,5 +28,7 @@ pub mod app;
 pub mod forward;
 pub mod ops;
 pub mod policy;
+pub mod relay;
+pub mod snowflake;
 pub mod testing;
 pub mod transport;

@@ -240,6 +240,21 @@ fn invalid_values_are_refused() {
         (&["--admin-token", " "], "admin_token"),
         (&["--tls-cert", "/c.pem"], "tls_cert"),
         (&["--log-level", "info,=,[["], "log_level"),
+        (
+            &[
+                "--turn2-listen",
+                "127.0.0.1:0",
+                "--turn2-inbound-ip",
+                "0.0.0.0",
+            ],
+            "turn2_inbound_ip",
+        ),
+        (&["--turn2-queue-frames", "0"], "turn2_queue_frames"),
+        (
+            &["--controller-url", "ftp://c", "--controller-token", "k"],
+            "controller_url",
+        ),
+        (&["--controller-url", "http://c:1"], "controller_token"),
     ] {
         match load(args) {
             Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field, "{args:?}"),
@@ -251,6 +266,36 @@ fn invalid_values_are_refused() {
         Err(ConfigError::Invalid { field, .. }) => assert_eq!(field, "grant_keys"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn connectivity_keys_from_flags() {
+    let c = load(&[
+        "--turn2-listen",
+        "127.0.0.1:4434",
+        "--turn2-public-ip",
+        "203.0.113.10",
+        "--controller-url",
+        "http://127.0.0.1:8090",
+        "--controller-token",
+        "node-key",
+        "--public-candidate",
+        "203.0.113.10:4433",
+        "--public-candidate",
+        "[2001:db8::1]:4433",
+        "--capacity",
+        "50",
+    ])
+    .unwrap();
+    assert_eq!(c.turn2_listen, Some("127.0.0.1:4434".parse().unwrap()));
+    assert_eq!(c.turn2_public_ip, Some("203.0.113.10".parse().unwrap()));
+    assert_eq!(c.public_candidates.len(), 2);
+    assert_eq!(c.capacity, 50);
+    assert!(!format!("{c:?}").contains("node-key"));
+    let d = SfuConfig::default();
+    assert_eq!(d.turn2_listen, None);
+    assert_eq!(d.controller_url, None);
+    assert_eq!(d.turn2_max_allocations, 1000);
 }
 
 #[test]

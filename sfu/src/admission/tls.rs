@@ -244,6 +244,45 @@ pub fn client_crypto(
         .map_err(|e| TlsError::Quic(e.to_string()))
 }
 
+/// The ALPN protocol ID of the TURN2 relay's TLS-over-TCP service (PROTOCOL.md §8).
+pub const TURN2_ALPN: &[u8] = b"newmedia-turn2/1";
+
+/// The rustls server configuration of the node's TURN2 relay (TLS 1.3 over TCP): the node's
+/// certificate, ALPN `newmedia-turn2/1` (a client offering no ALPN is accepted too), and a
+/// client certificate required (any; the relay checks its fingerprint).
+pub fn tcp_server_config(identity: &Identity) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = provider();
+    let verifier = AnyClientCertificate {
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_single_cert(identity.cert_chain.clone(), identity.key.clone_key())?;
+    config.alpn_protocols = vec![TURN2_ALPN.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A TCP client configuration for the node's TURN2 relay: presents `identity`, accepts only
+/// the server with `server_fingerprint`, offers ALPN `newmedia-turn2/1`. For tests and tools.
+pub fn tcp_client_config(
+    identity: &Identity,
+    server_fingerprint: [u8; 32],
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let provider = provider();
+    let verifier = PinnedServerCertificate {
+        fingerprint: server_fingerprint,
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_client_auth_cert(identity.cert_chain.clone(), identity.key.clone_key())?;
+    config.alpn_protocols = vec![TURN2_ALPN.to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// The fingerprint of the certificate a connected peer presented.
 pub fn peer_fingerprint(conn: &quinn::Connection) -> Option<[u8; 32]> {
     let identity = conn.peer_identity()?;

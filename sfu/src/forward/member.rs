@@ -30,6 +30,8 @@ pub(crate) struct Member {
     reserve: usize,
     /// This endpoint's subscriptions by request ID (control path only).
     pub(crate) subscriptions: Mutex<HashMap<u64, Arc<Subscription>>>,
+    /// Its outgoing reliable data streams, per (encoding, kind) (PROTOCOL.md §13).
+    pub(crate) data_sinks: super::data::SinkTable,
 }
 
 const COUNT_BITS: u32 = 20;
@@ -53,6 +55,7 @@ impl Member {
             levels: AtomicU64::new(0),
             reserve: send_buffer / 4,
             subscriptions: Mutex::new(HashMap::new()),
+            data_sinks: Default::default(),
         }
     }
 

@@ -63,7 +63,7 @@ pub(crate) async fn run(node: Arc<Node>, incoming: quinn::Incoming) {
     }
     let now = clock::now();
     let cache = RetransmitConfig::default().capacity_per_encoding(node.config.retransmit_capacity);
-    let routes: Vec<(GlobalEncodingId, Arc<Route>)> = admission
+    let routes: Arc<[(GlobalEncodingId, Arc<Route>)]> = admission
         .publications
         .iter()
         .map(|p| {
@@ -74,6 +74,11 @@ pub(crate) async fn run(node: Arc<Node>, incoming: quinn::Incoming) {
         .collect();
 
     let writer = tokio::spawn(write_control(control_send, rx));
+    let data = tokio::spawn(super::data::accept_streams(
+        node.clone(),
+        member.clone(),
+        routes.clone(),
+    ));
     let control = tokio::spawn(super::control::run(
         node.clone(),
         conference.clone(),
@@ -92,6 +97,7 @@ pub(crate) async fn run(node: Arc<Node>, incoming: quinn::Incoming) {
 
     control.abort();
     writer.abort();
+    data.abort();
     // The path task ends by itself once the connection is closed, after counting the
     // connection's last sends.
     let _ = path.await;

@@ -38,6 +38,16 @@ pub struct ForwardStats {
     pub keyframe_requests: AtomicU64,
     /// Simulcast encoding switches completed at a reference frame.
     pub layer_switches: AtomicU64,
+    /// Data-stream messages (frames) received from publishers (PROTOCOL.md §13).
+    pub stream_messages_in: AtomicU64,
+    /// Bytes of those messages.
+    pub stream_bytes_in: AtomicU64,
+    /// Data-stream messages written to subscribers' streams.
+    pub stream_messages_out: AtomicU64,
+    /// Subscriber data streams reset because the subscriber fell too far behind.
+    pub stream_resets: AtomicU64,
+    /// Data-stream messages dropped, indexed like [`DropReason::ALL`].
+    pub stream_drops: [AtomicU64; REASONS],
 }
 
 impl ForwardStats {
@@ -49,6 +59,20 @@ impl ForwardStats {
     /// Adds one drop.
     pub fn drop_one(&self, reason: DropReason) {
         if let Some(c) = self.drops.get(index(reason)) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The count of data-stream messages dropped for one reason.
+    pub fn stream_dropped(&self, reason: DropReason) -> u64 {
+        self.stream_drops
+            .get(index(reason))
+            .map_or(0, |c| c.load(Relaxed))
+    }
+
+    /// Adds one dropped data-stream message.
+    pub fn stream_drop(&self, reason: DropReason) {
+        if let Some(c) = self.stream_drops.get(index(reason)) {
             c.fetch_add(1, Relaxed);
         }
     }

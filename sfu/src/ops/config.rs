@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +35,16 @@ pub const DEFAULT_DATAGRAM_SEND_BUFFER: usize = 256 * 1024;
 pub const DEFAULT_KEYFRAME_MIN_INTERVAL_MS: u64 = 500;
 /// Default drain grace period, seconds.
 pub const DEFAULT_DRAIN_GRACE_SECS: u64 = 30;
+/// Default IP of the TURN2 relay's inbound UDP sockets.
+pub const DEFAULT_TURN2_INBOUND_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Default limit of live TURN2 allocations.
+pub const DEFAULT_TURN2_MAX_ALLOCATIONS: usize = 1000;
+/// Default longest TURN2 allocation lifetime, seconds.
+pub const DEFAULT_TURN2_MAX_LIFETIME_SECS: u32 = 3600;
+/// Default Relayed frames queued per TURN2 connection.
+pub const DEFAULT_TURN2_QUEUE_FRAMES: usize = 512;
+/// Default capacity announced to the controller, endpoints.
+pub const DEFAULT_CAPACITY: u64 = 1000;
 /// Default log filter.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 
@@ -190,6 +200,78 @@ pub struct SfuConfig {
     #[arg(long, env = "NEWMEDIA_SFU_DRAIN_GRACE_SECS", value_name = "SECS", default_value_t = DEFAULT_DRAIN_GRACE_SECS)]
     pub drain_grace_secs: u64,
 
+    /// TCP address of the TURN2 relay (TLS 1.3 with the node's certificate, PROTOCOL.md §8).
+    /// Default: unset, no relay.
+    #[arg(long, env = "NEWMEDIA_SFU_TURN2_LISTEN", value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn2_listen: Option<SocketAddr>,
+
+    /// IP the relay's inbound UDP sockets bind to, one ephemeral port per allocation.
+    /// Default 127.0.0.1.
+    #[arg(long, env = "NEWMEDIA_SFU_TURN2_INBOUND_IP", value_name = "IP", default_value_t = DEFAULT_TURN2_INBOUND_IP)]
+    pub turn2_inbound_ip: IpAddr,
+
+    /// IP written into TURN2 Allocation frames (inbound and outbound) when clients reach the
+    /// node through another address than it binds. Default: unset, the bound addresses.
+    #[arg(long, env = "NEWMEDIA_SFU_TURN2_PUBLIC_IP", value_name = "IP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn2_public_ip: Option<IpAddr>,
+
+    /// Live TURN2 allocations at most; more get Error 4 (quota exceeded). Default 1000.
+    #[arg(long, env = "NEWMEDIA_SFU_TURN2_MAX_ALLOCATIONS", value_name = "N", default_value_t = DEFAULT_TURN2_MAX_ALLOCATIONS)]
+    pub turn2_max_allocations: usize,
+
+    /// Longest TURN2 allocation lifetime granted, seconds. Default 3600.
+    #[arg(long, env = "NEWMEDIA_SFU_TURN2_MAX_LIFETIME_SECS", value_name = "SECS", default_value_t = DEFAULT_TURN2_MAX_LIFETIME_SECS)]
+    pub turn2_max_lifetime_secs: u32,
+
+    /// Relayed frames queued per TURN2 connection before datagrams are dropped. Default 512.
+    #[arg(long, env = "NEWMEDIA_SFU_TURN2_QUEUE_FRAMES", value_name = "FRAMES", default_value_t = DEFAULT_TURN2_QUEUE_FRAMES)]
+    pub turn2_queue_frames: usize,
+
+    /// Base URL of the controller (e.g. `http://controller:8090`): the node registers there,
+    /// heart-beats and reports STUN2 checks (docs/contracts.md §2). Default: unset, standalone.
+    #[arg(long, env = "NEWMEDIA_SFU_CONTROLLER_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_url: Option<String>,
+
+    /// The node API key sent to the controller as `Authorization: Bearer`. Default: unset.
+    #[arg(
+        long,
+        env = "NEWMEDIA_SFU_CONTROLLER_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_token: Option<String>,
+
+    /// This node's ID at the controller. Default: unset, the host name.
+    #[arg(long, env = "NEWMEDIA_SFU_NODE_ID", value_name = "ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+
+    /// The media addresses clients are told to use (the node's candidates). Default: none
+    /// given, the bound media address. Flag repeatable; the environment variable is
+    /// comma-separated.
+    #[arg(
+        long = "public-candidate",
+        env = "NEWMEDIA_SFU_PUBLIC_CANDIDATES",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub public_candidates: Vec<SocketAddr>,
+
+    /// The admin API's URL as the controller reaches it. Default: unset, `http://` and the
+    /// bound HTTP address.
+    #[arg(long, env = "NEWMEDIA_SFU_ADMIN_URL", value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_url: Option<String>,
+
+    /// Endpoints this node is sized for, announced to the controller for placement.
+    /// Default 1000.
+    #[arg(long, env = "NEWMEDIA_SFU_CAPACITY", value_name = "ENDPOINTS", default_value_t = DEFAULT_CAPACITY)]
+    pub capacity: u64,
+
     /// Log line format: text or json. Default text.
     #[arg(long, env = "NEWMEDIA_SFU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -218,6 +300,18 @@ impl Default for SfuConfig {
             datagram_send_buffer: DEFAULT_DATAGRAM_SEND_BUFFER,
             keyframe_min_interval_ms: DEFAULT_KEYFRAME_MIN_INTERVAL_MS,
             drain_grace_secs: DEFAULT_DRAIN_GRACE_SECS,
+            turn2_listen: None,
+            turn2_inbound_ip: DEFAULT_TURN2_INBOUND_IP,
+            turn2_public_ip: None,
+            turn2_max_allocations: DEFAULT_TURN2_MAX_ALLOCATIONS,
+            turn2_max_lifetime_secs: DEFAULT_TURN2_MAX_LIFETIME_SECS,
+            turn2_queue_frames: DEFAULT_TURN2_QUEUE_FRAMES,
+            controller_url: None,
+            controller_token: None,
+            node_id: None,
+            public_candidates: Vec::new(),
+            admin_url: None,
+            capacity: DEFAULT_CAPACITY,
             log_format: LogFormat::Text,
             log_level: DEFAULT_LOG_LEVEL.to_owned(),
         }
@@ -244,6 +338,18 @@ impl fmt::Debug for SfuConfig {
             .field("datagram_send_buffer", &self.datagram_send_buffer)
             .field("keyframe_min_interval_ms", &self.keyframe_min_interval_ms)
             .field("drain_grace_secs", &self.drain_grace_secs)
+            .field("turn2_listen", &self.turn2_listen)
+            .field("turn2_inbound_ip", &self.turn2_inbound_ip)
+            .field("turn2_public_ip", &self.turn2_public_ip)
+            .field("turn2_max_allocations", &self.turn2_max_allocations)
+            .field("turn2_max_lifetime_secs", &self.turn2_max_lifetime_secs)
+            .field("turn2_queue_frames", &self.turn2_queue_frames)
+            .field("controller_url", &self.controller_url)
+            .field("controller_token", &redact(self.controller_token.is_some()))
+            .field("node_id", &self.node_id)
+            .field("public_candidates", &self.public_candidates)
+            .field("admin_url", &self.admin_url)
+            .field("capacity", &self.capacity)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .finish()
@@ -309,6 +415,18 @@ impl SfuConfig {
             datagram_send_buffer,
             keyframe_min_interval_ms,
             drain_grace_secs,
+            turn2_listen,
+            turn2_inbound_ip,
+            turn2_public_ip,
+            turn2_max_allocations,
+            turn2_max_lifetime_secs,
+            turn2_queue_frames,
+            controller_url,
+            controller_token,
+            node_id,
+            public_candidates,
+            admin_url,
+            capacity,
             log_format,
             log_level,
         } = flags;
@@ -334,6 +452,18 @@ impl SfuConfig {
             datagram_send_buffer,
             keyframe_min_interval_ms,
             drain_grace_secs,
+            turn2_listen,
+            turn2_inbound_ip,
+            turn2_public_ip,
+            turn2_max_allocations,
+            turn2_max_lifetime_secs,
+            turn2_queue_frames,
+            controller_url,
+            controller_token,
+            node_id,
+            public_candidates,
+            admin_url,
+            capacity,
             log_format,
             log_level,
         );
@@ -369,6 +499,26 @@ impl SfuConfig {
             return invalid(
                 "admin_token",
                 "must not be empty (leave it unset to generate one)",
+            );
+        }
+        if self.turn2_listen.is_some() && self.turn2_inbound_ip.is_unspecified() {
+            return invalid(
+                "turn2_inbound_ip",
+                "must be a concrete address (clients are told it)",
+            );
+        }
+        if self.turn2_queue_frames == 0 {
+            return invalid("turn2_queue_frames", "must be at least 1");
+        }
+        if let Some(url) = &self.controller_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("controller_url", "must start with http:// or https://");
+        }
+        if self.controller_url.is_some() && self.controller_token.is_none() {
+            return invalid(
+                "controller_token",
+                "must be set when controller_url is (the controller's node API key)",
             );
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

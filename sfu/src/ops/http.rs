@@ -11,6 +11,11 @@
 //! | `PUT /v1/conferences/{id}/endpoints/{endpointID}` `{"fingerprint", "publications"}` | 201 created, 200 replaced or unchanged; 404, 409 `fingerprint_in_use` |
 //! | `DELETE /v1/conferences/{id}/endpoints/{endpointID}` | 204, 404 |
 //! | `GET /v1/stats` | 200, the live statistics the node supplies |
+//! | `POST /v1/checks` `{"checkID", "to", "stunSecret"}` | 202: the node sends a STUN2 request from its media socket to `to`; 409 `already_exists`, 503 `too_many_checks` |
+//! | `POST /v1/downlinks` `{"checkID", "senderSecret", "observed"}` | 204: packets to `observed` now go to the check's `to`; 404 unknown check, 409 `secret_mismatch` |
+//! | `DELETE /v1/downlinks/{observed}` | 204, 404 |
+//! | `PUT /v1/relay/fingerprints/{64 hex}` | 204; 400 bad fingerprint, 404 `relay_disabled` |
+//! | `DELETE /v1/relay/fingerprints/{64 hex}` | 204 (its allocation is released, its connections closed); 404 `not_found`, `relay_disabled` |
 //!
 //! Every `/v1` call needs `Authorization: Bearer <admin token>` (else 401 `unauthorized`).
 //! While the node drains, creating conferences and admitting endpoints answer 503 `draining`;
@@ -21,6 +26,7 @@
 use crate::admission::registry::{AdmitOutcome, EndpointAdmission, Registry, RegistryError};
 use crate::ops::drain::Drain;
 use crate::ops::metrics::{self, SfuMetrics};
+use crate::snowflake::{DownlinkChecks, DownlinkError};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
@@ -53,6 +59,10 @@ pub struct HttpState {
     pub drain: Arc<Drain>,
     /// The live statistics `GET /v1/stats` returns.
     pub live_stats: LiveStats,
+    /// The TURN2 relay, when the node runs one.
+    pub relay: Option<crate::relay::Relay>,
+    /// Downlink checks and downlinks (Snowflake), when the node's sockets are attached.
+    pub downlinks: Option<Arc<DownlinkChecks>>,
     /// SHA-256 of the admin token; the token itself is not kept.
     admin_token_digest: [u8; 32],
 }
@@ -72,8 +82,24 @@ impl HttpState {
             metrics,
             drain,
             live_stats,
+            relay: None,
+            downlinks: None,
             admin_token_digest: Sha256::digest(admin_token.as_bytes()).into(),
         }
+    }
+
+    /// Serves `POST /v1/checks`, `POST /v1/downlinks` and `DELETE /v1/downlinks/{observed}`
+    /// for `downlinks` (without it they answer 404).
+    pub fn with_downlinks(mut self, downlinks: Arc<DownlinkChecks>) -> Self {
+        self.downlinks = Some(downlinks);
+        self
+    }
+
+    /// Serves `PUT/DELETE /v1/relay/fingerprints/{hex}` for `relay` (without one they answer
+    /// 404 `relay_disabled`).
+    pub fn with_relay(mut self, relay: crate::relay::Relay) -> Self {
+        self.relay = Some(relay);
+        self
     }
 
     /// Whether `presented` is the admin token, in time independent of both tokens: the
@@ -117,6 +143,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// The node is draining and accepts no new conferences or endpoints (503).
     Draining,
+    /// The node runs no TURN2 relay (404).
+    RelayDisabled,
+    /// A downlink's sender secret is not the one the node's check carried (409).
+    SecretMismatch,
+    /// Too many downlink checks are in progress (503).
+    TooManyChecks,
 }
 
 /// An admin API failure, answered as `{"error": {"code", "message"}}`.
@@ -134,6 +166,15 @@ pub enum ApiError {
     /// No such route.
     #[error("no such resource")]
     NoRoute,
+    /// The node runs no TURN2 relay.
+    #[error("this node runs no TURN2 relay")]
+    RelayDisabled,
+    /// The fingerprint is not registered with the relay.
+    #[error("fingerprint not registered")]
+    UnknownFingerprint,
+    /// A downlink check or downlink failed.
+    #[error(transparent)]
+    Downlink(#[from] DownlinkError),
     /// The registry refused the change.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -146,7 +187,15 @@ impl ApiError {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
             ApiError::Draining => ErrorCode::Draining,
-            ApiError::NoRoute => ErrorCode::NotFound,
+            ApiError::NoRoute | ApiError::UnknownFingerprint => ErrorCode::NotFound,
+            ApiError::RelayDisabled => ErrorCode::RelayDisabled,
+            ApiError::Downlink(e) => match e {
+                DownlinkError::DuplicateCheck(_) => ErrorCode::AlreadyExists,
+                DownlinkError::TooManyChecks | DownlinkError::NotReady => ErrorCode::TooManyChecks,
+                DownlinkError::UnknownCheck => ErrorCode::NotFound,
+                DownlinkError::SecretMismatch => ErrorCode::SecretMismatch,
+                DownlinkError::BadSecret => ErrorCode::BadRequest,
+            },
             ApiError::Registry(e) => match e {
                 RegistryError::AlreadyExists(_) => ErrorCode::AlreadyExists,
                 RegistryError::NotFound { .. } => ErrorCode::NotFound,
@@ -159,8 +208,11 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self.code() {
-            ErrorCode::NotFound => StatusCode::NOT_FOUND,
-            ErrorCode::AlreadyExists | ErrorCode::FingerprintInUse => StatusCode::CONFLICT,
+            ErrorCode::NotFound | ErrorCode::RelayDisabled => StatusCode::NOT_FOUND,
+            ErrorCode::AlreadyExists | ErrorCode::FingerprintInUse | ErrorCode::SecretMismatch => {
+                StatusCode::CONFLICT
+            }
+            ErrorCode::TooManyChecks => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Draining => StatusCode::SERVICE_UNAVAILABLE,
@@ -239,6 +291,13 @@ pub fn router(state: HttpState) -> Router {
             put(admit_endpoint).delete(remove_endpoint),
         )
         .route("/stats", get(stats))
+        .route("/checks", post(start_check))
+        .route("/downlinks", post(install_downlink))
+        .route("/downlinks/{observed}", delete(remove_downlink))
+        .route(
+            "/relay/fingerprints/{fingerprint}",
+            put(allow_fingerprint).delete(revoke_fingerprint),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_bearer,
@@ -391,4 +450,116 @@ async fn remove_endpoint(
 
 async fn stats(State(state): State<HttpState>) -> Json<serde_json::Value> {
     Json((state.live_stats)())
+}
+
+/// A fingerprint path parameter: 64 hex digits, optionally colon-separated pairs.
+fn relay_fingerprint(
+    state: &HttpState,
+    text: &str,
+) -> Result<(crate::relay::Relay, [u8; 32]), ApiError> {
+    let relay = state.relay.clone().ok_or(ApiError::RelayDisabled)?;
+    let fingerprint = parse_fingerprint(text).ok_or_else(|| {
+        ApiError::BadRequest(
+            "fingerprint must be 64 hex digits, optionally as colon-separated pairs".to_owned(),
+        )
+    })?;
+    Ok((relay, fingerprint))
+}
+
+async fn allow_fingerprint(
+    State(state): State<HttpState>,
+    Path(text): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (relay, fingerprint) = relay_fingerprint(&state, &text)?;
+    if relay.allow(fingerprint) {
+        tracing::info!(fingerprint = %hex::encode(fingerprint), "relay fingerprint allowed");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_fingerprint(
+    State(state): State<HttpState>,
+    Path(text): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (relay, fingerprint) = relay_fingerprint(&state, &text)?;
+    if !relay.revoke(&fingerprint) {
+        return Err(ApiError::UnknownFingerprint);
+    }
+    tracing::info!(fingerprint = %hex::encode(fingerprint), "relay fingerprint revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn downlinks(state: &HttpState) -> Result<Arc<DownlinkChecks>, ApiError> {
+    state.downlinks.clone().ok_or(ApiError::NoRoute)
+}
+
+/// Body of `POST /v1/checks`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    #[serde(rename = "checkID")]
+    check_id: String,
+    to: std::net::SocketAddr,
+    #[serde(rename = "stunSecret")]
+    stun_secret: String,
+}
+
+async fn start_check(
+    State(state): State<HttpState>,
+    body: Result<ApiJson<CheckBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let checks = downlinks(&state)?;
+    let ApiJson(CheckBody {
+        check_id,
+        to,
+        stun_secret,
+    }) = body?;
+    if check_id.is_empty() || check_id.len() > 256 {
+        return Err(ApiError::BadRequest(
+            "checkID must be 1 to 256 characters".to_owned(),
+        ));
+    }
+    checks.start(&check_id, to, &stun_secret)?;
+    tracing::debug!(check = %check_id, %to, "downlink check started");
+    Ok((StatusCode::ACCEPTED, Json(json!({"checkID": check_id}))).into_response())
+}
+
+/// Body of `POST /v1/downlinks`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownlinkBody {
+    #[serde(rename = "checkID")]
+    check_id: String,
+    #[serde(rename = "senderSecret")]
+    sender_secret: String,
+    observed: std::net::SocketAddr,
+}
+
+async fn install_downlink(
+    State(state): State<HttpState>,
+    body: Result<ApiJson<DownlinkBody>, ApiError>,
+) -> Result<StatusCode, ApiError> {
+    let checks = downlinks(&state)?;
+    let ApiJson(DownlinkBody {
+        check_id,
+        sender_secret,
+        observed,
+    }) = body?;
+    checks.install(&check_id, &sender_secret, observed)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_downlink(
+    State(state): State<HttpState>,
+    Path(observed): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let checks = downlinks(&state)?;
+    let observed: std::net::SocketAddr = observed.parse().map_err(|_| {
+        ApiError::BadRequest("observed must be an address such as 192.0.2.1:5000".to_owned())
+    })?;
+    if checks.remove(observed) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NoRoute)
+    }
 }

@@ -128,6 +128,7 @@ impl StunResult {
 #[derive(Debug, Clone)]
 struct Resolved {
     drops: [IntCounter; 5],
+    stream_drops: [IntCounter; 5],
     admissions: [IntCounter; 3],
     stun: [IntCounter; 4],
 }
@@ -170,7 +171,64 @@ pub struct SfuMetrics {
     /// `newmedia_sfu_stun_total{result}`: STUN2 packets handled; use
     /// [`SfuMetrics::stun_counter`].
     pub stun_total: IntCounterVec,
+    /// `newmedia_sfu_stream_messages_in_total`: data-stream messages received (PROTOCOL.md §13).
+    pub stream_messages_in_total: IntCounter,
+    /// `newmedia_sfu_stream_bytes_in_total`: bytes of those messages.
+    pub stream_bytes_in_total: IntCounter,
+    /// `newmedia_sfu_stream_messages_out_total`: data-stream messages written to subscribers.
+    pub stream_messages_out_total: IntCounter,
+    /// `newmedia_sfu_stream_resets_total`: subscriber data streams reset as too slow.
+    pub stream_resets_total: IntCounter,
+    /// `newmedia_sfu_stream_drops_total{reason}`: data-stream messages dropped; use
+    /// [`SfuMetrics::stream_drop_counter`].
+    pub stream_drops_total: IntCounterVec,
+    /// `newmedia_sfu_turn2_connections`: open TURN2 relay connections.
+    pub turn2_connections: IntGauge,
+    /// `newmedia_sfu_turn2_allocations`: live TURN2 allocations.
+    pub turn2_allocations: IntGauge,
+    /// `newmedia_sfu_turn2_relayed_packets_total`: Relayed frames queued to connections.
+    pub turn2_relayed_packets_total: IntCounter,
+    /// `newmedia_sfu_turn2_relayed_bytes_total`: UDP payload bytes of those frames.
+    pub turn2_relayed_bytes_total: IntCounter,
+    /// `newmedia_sfu_turn2_drops_total{reason}`: inbound datagrams not relayed
+    /// (`queue_full`: per connection; `no_connection`: the allocation had none).
+    pub turn2_drops_total: IntCounterVec,
+    /// `newmedia_sfu_turn2_errors_total{code}`: Error frames sent, by code name
+    /// (`malformed_frame`, `unknown_fingerprint`, `fingerprint_mismatch`, `quota_exceeded`,
+    /// `no_allocation`, `internal`).
+    pub turn2_errors_total: IntCounterVec,
+    /// `newmedia_sfu_controller_registered`: 1 while the controller accepts this node's
+    /// registration and heartbeats.
+    pub controller_registered: IntGauge,
+    /// `newmedia_sfu_controller_registrations_total`: successful registrations.
+    pub controller_registrations_total: IntCounter,
+    /// `newmedia_sfu_controller_heartbeats_total`: heartbeats the controller accepted.
+    pub controller_heartbeats_total: IntCounter,
+    /// `newmedia_sfu_controller_failures_total`: registration and heartbeat calls that failed.
+    pub controller_failures_total: IntCounter,
+    /// `newmedia_sfu_check_reports_total{result}`: received STUN2 checks, by what became of
+    /// their report (`reported`, `failed`, `unauthenticated`: opened only under the public
+    /// secret, not reported).
+    pub check_reports_total: IntCounterVec,
+    /// `newmedia_sfu_downlink_checks_total`: downlink checks ordered by the controller.
+    pub downlink_checks_total: IntCounter,
+    /// `newmedia_sfu_downlink_requests_total`: STUN2 requests sent for them.
+    pub downlink_requests_total: IntCounter,
+    /// `newmedia_sfu_downlinks_installed_total`: downlinks installed.
+    pub downlinks_installed_total: IntCounter,
+    /// `newmedia_sfu_downlinks`: destinations currently redirected.
+    pub downlinks: IntGauge,
 }
+
+/// The `code` label values of `newmedia_sfu_turn2_errors_total`, for codes 1-6.
+pub const TURN2_ERROR_LABELS: [&str; 6] = [
+    "malformed_frame",
+    "unknown_fingerprint",
+    "fingerprint_mismatch",
+    "quota_exceeded",
+    "no_allocation",
+    "internal",
+];
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, MetricsError> {
     let g = IntGauge::new(name, help).map_err(MetricsError::Register)?;
@@ -248,8 +306,48 @@ impl SfuMetrics {
             "STUN2 packets handled, by result.",
             "result",
         )?;
+        let stream_drops_total = counter_vec(
+            r,
+            "newmedia_sfu_stream_drops_total",
+            "Data-stream messages dropped, by reason.",
+            "reason",
+        )?;
+        let turn2_drops_total = counter_vec(
+            r,
+            "newmedia_sfu_turn2_drops_total",
+            "Inbound TURN2 datagrams not relayed, by reason.",
+            "reason",
+        )?;
+        let turn2_errors_total = counter_vec(
+            r,
+            "newmedia_sfu_turn2_errors_total",
+            "TURN2 Error frames sent, by code.",
+            "code",
+        )?;
+        for reason in ["queue_full", "no_connection"] {
+            turn2_drops_total
+                .get_metric_with_label_values(&[reason])
+                .map_err(MetricsError::Register)?;
+        }
+        for code in TURN2_ERROR_LABELS {
+            turn2_errors_total
+                .get_metric_with_label_values(&[code])
+                .map_err(MetricsError::Register)?;
+        }
+        let check_reports_total = counter_vec(
+            r,
+            "newmedia_sfu_check_reports_total",
+            "Received STUN2 checks, by the fate of their report to the controller.",
+            "result",
+        )?;
+        for result in ["reported", "failed", "unauthenticated"] {
+            check_reports_total
+                .get_metric_with_label_values(&[result])
+                .map_err(MetricsError::Register)?;
+        }
         let resolved = Resolved {
             drops: resolve(&drops_total, DropReason::ALL, DropReason::as_str)?,
+            stream_drops: resolve(&stream_drops_total, DropReason::ALL, DropReason::as_str)?,
             admissions: resolve(
                 &admissions_total,
                 AdmissionResult::ALL,
@@ -314,6 +412,90 @@ impl SfuMetrics {
                 "newmedia_sfu_layer_switches_total",
                 "Changes of a subscriber's encoding or layer.",
             )?,
+            stream_messages_in_total: counter(
+                r,
+                "newmedia_sfu_stream_messages_in_total",
+                "Data-stream messages received from endpoints.",
+            )?,
+            stream_bytes_in_total: counter(
+                r,
+                "newmedia_sfu_stream_bytes_in_total",
+                "Bytes of data-stream messages received from endpoints.",
+            )?,
+            stream_messages_out_total: counter(
+                r,
+                "newmedia_sfu_stream_messages_out_total",
+                "Data-stream messages written to subscribers' streams.",
+            )?,
+            stream_resets_total: counter(
+                r,
+                "newmedia_sfu_stream_resets_total",
+                "Subscriber data streams reset because the subscriber fell too far behind.",
+            )?,
+            stream_drops_total,
+            turn2_connections: gauge(
+                r,
+                "newmedia_sfu_turn2_connections",
+                "Open TURN2 relay connections.",
+            )?,
+            turn2_allocations: gauge(
+                r,
+                "newmedia_sfu_turn2_allocations",
+                "Live TURN2 allocations.",
+            )?,
+            turn2_relayed_packets_total: counter(
+                r,
+                "newmedia_sfu_turn2_relayed_packets_total",
+                "Relayed frames queued to TURN2 connections.",
+            )?,
+            turn2_relayed_bytes_total: counter(
+                r,
+                "newmedia_sfu_turn2_relayed_bytes_total",
+                "UDP payload bytes of relayed frames.",
+            )?,
+            turn2_drops_total,
+            turn2_errors_total,
+            controller_registered: gauge(
+                r,
+                "newmedia_sfu_controller_registered",
+                "1 while the controller accepts this node's registration and heartbeats.",
+            )?,
+            controller_registrations_total: counter(
+                r,
+                "newmedia_sfu_controller_registrations_total",
+                "Successful registrations with the controller.",
+            )?,
+            controller_heartbeats_total: counter(
+                r,
+                "newmedia_sfu_controller_heartbeats_total",
+                "Heartbeats the controller accepted.",
+            )?,
+            controller_failures_total: counter(
+                r,
+                "newmedia_sfu_controller_failures_total",
+                "Registration and heartbeat calls that failed.",
+            )?,
+            check_reports_total,
+            downlink_checks_total: counter(
+                r,
+                "newmedia_sfu_downlink_checks_total",
+                "Downlink checks ordered by the controller.",
+            )?,
+            downlink_requests_total: counter(
+                r,
+                "newmedia_sfu_downlink_requests_total",
+                "STUN2 requests sent for downlink checks.",
+            )?,
+            downlinks_installed_total: counter(
+                r,
+                "newmedia_sfu_downlinks_installed_total",
+                "Downlinks installed.",
+            )?,
+            downlinks: gauge(
+                r,
+                "newmedia_sfu_downlinks",
+                "Destinations whose packets are redirected to a relay.",
+            )?,
             drops_total,
             admissions_total,
             stun_total,
@@ -330,6 +512,19 @@ impl SfuMetrics {
     /// The `newmedia_sfu_drops_total` counter for `reason`.
     pub fn drop_counter(&self, reason: DropReason) -> &IntCounter {
         let [malformed, unauthorized, no_route, queue_full, send_error] = &self.resolved.drops;
+        match reason {
+            DropReason::Malformed => malformed,
+            DropReason::UnauthorizedEncoding => unauthorized,
+            DropReason::NoRoute => no_route,
+            DropReason::QueueFull => queue_full,
+            DropReason::SendError => send_error,
+        }
+    }
+
+    /// The `newmedia_sfu_stream_drops_total` counter for `reason`.
+    pub fn stream_drop_counter(&self, reason: DropReason) -> &IntCounter {
+        let [malformed, unauthorized, no_route, queue_full, send_error] =
+            &self.resolved.stream_drops;
         match reason {
             DropReason::Malformed => malformed,
             DropReason::UnauthorizedEncoding => unauthorized,

@@ -1,8 +1,8 @@
 //! Building the node's quinn endpoints over shared sockets.
 
 use super::{
-    DscpTable, SharedUdpSocket, Stun2Responder, Stun2ResponderConfig, TransportError,
-    TransportStats, bind_reuseport,
+    DscpTable, RedirectTable, SharedUdpSocket, Stun2Responder, Stun2ResponderConfig,
+    TransportError, TransportStats, bind_reuseport,
 };
 use quinn::{Endpoint, EndpointConfig, ServerConfig, TokioRuntime};
 use std::{net::SocketAddr, sync::Arc};
@@ -31,6 +31,10 @@ pub struct TransportEndpoints {
     pub dscp: DscpTable,
     /// Counters of all sockets together.
     pub stats: Arc<TransportStats>,
+    /// The redirect table all sockets read (Snowflake downlinks).
+    pub redirects: RedirectTable,
+    /// The sockets, to send the node's own datagrams (downlink checks) from.
+    pub sockets: Vec<Arc<SharedUdpSocket>>,
     /// The address the sockets are bound to (with the actual port when 0 was asked).
     pub local_addr: SocketAddr,
 }
@@ -60,17 +64,22 @@ pub fn endpoints_on_sockets(
 ) -> Result<TransportEndpoints, TransportError> {
     let responder = Arc::new(Stun2Responder::new(stun));
     let dscp = DscpTable::new();
+    let redirects = RedirectTable::new();
     let stats = Arc::new(TransportStats::new());
+    let mut shared = Vec::with_capacity(sockets.len());
     let config = endpoint_config();
     let mut endpoints = Vec::with_capacity(sockets.len());
     let mut local_addr = None;
     for socket in sockets {
         let socket = SharedUdpSocket::new(socket, responder.clone(), dscp.clone(), stats.clone())
-            .map_err(TransportError::Socket)?;
+            .map_err(TransportError::Socket)?
+            .with_redirects(redirects.clone());
+        let socket = Arc::new(socket);
+        shared.push(socket.clone());
         let endpoint = Endpoint::new_with_abstract_socket(
             config.clone(),
             Some(server_config.clone()),
-            Arc::new(socket),
+            socket,
             Arc::new(TokioRuntime),
         )
         .map_err(TransportError::Endpoint)?;
@@ -89,6 +98,8 @@ pub fn endpoints_on_sockets(
         endpoints,
         dscp,
         stats,
+        redirects,
+        sockets: shared,
         local_addr,
     })
 }

@@ -27,6 +27,12 @@
 //!   quinn-udp sends as usual; with one, the socket calls `sendmsg` itself with
 //!   `dscp << 2 | ecn` in that control message, keeping GSO and the source address.
 //!
+//! - **Redirects on send.** A transmit whose destination is in the [`RedirectTable`] goes to
+//!   the table's target instead (a client's TURN2 relay allocation, for Snowflake downlinks);
+//!   DSCP is still chosen by the original destination. STUN2 responses are redirected too.
+//! - **STUN2 responses** (to the node's own downlink checks) go to an optional
+//!   [`StunResponseObserver`]; without one they are dropped and counted.
+//!
 //! # Several endpoints per node
 //!
 //! One quinn endpoint is driven by one task behind one lock, so one endpoint pins receiving to
@@ -42,6 +48,7 @@ mod demux;
 mod dscp;
 mod endpoint;
 mod error;
+mod redirect;
 mod reuseport;
 mod socket;
 mod stats;
@@ -52,9 +59,11 @@ pub use addr::canonical_addr;
 pub use dscp::{DSCP_EF, DscpTable, MAX_DSCP};
 pub use endpoint::{TransportEndpoints, bind_endpoints, endpoint_config, endpoints_on_sockets};
 pub use error::TransportError;
+pub use redirect::RedirectTable;
 pub use reuseport::{SOCKET_BUFFER_BYTES, bind_reuseport};
 pub use socket::SharedUdpSocket;
 pub use stats::{TransportStats, TransportStatsSnapshot};
 pub use stun_responder::{
     CheckReport, ReceivedStunCheck, Stun2Responder, Stun2ResponderConfig, StunObserver,
+    StunResponseObserver,
 };

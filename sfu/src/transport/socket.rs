@@ -1,8 +1,8 @@
 //! The UDP socket quinn and STUN2 share: `quinn::AsyncUdpSocket` with demux and DSCP.
 
 use super::{
-    DscpTable, Stun2Responder, TransportStats, demux::retain_datagrams, stats::BatchCounts,
-    stun_responder::CheckReport, tos_send::send_with_tos,
+    DscpTable, RedirectTable, Stun2Responder, TransportStats, demux::retain_datagrams,
+    stats::BatchCounts, stun_responder::CheckReport, tos_send::send_with_tos,
 };
 use newmedia_proto::stun2::{PacketKind, classify};
 use quinn::{
@@ -38,6 +38,7 @@ pub struct SharedUdpSocket {
     state: UdpSocketState,
     responder: Arc<Stun2Responder>,
     dscp: DscpTable,
+    redirects: RedirectTable,
     stats: Arc<TransportStats>,
 }
 
@@ -63,8 +64,43 @@ impl SharedUdpSocket {
             state,
             responder,
             dscp,
+            redirects: RedirectTable::new(),
             stats,
         })
+    }
+
+    /// Uses `redirects` (shared with the node's other sockets) on the send path instead of
+    /// this socket's own empty table.
+    pub fn with_redirects(mut self, redirects: RedirectTable) -> Self {
+        self.redirects = redirects;
+        self
+    }
+
+    /// The redirect table this socket reads.
+    pub fn redirects(&self) -> &RedirectTable {
+        &self.redirects
+    }
+
+    /// Sends one datagram of the node's own (a STUN2 request of a downlink check) from this
+    /// socket, waiting while the socket buffer is full. Redirects and DSCP apply as to QUIC.
+    pub async fn send_to(&self, destination: SocketAddr, contents: &[u8]) -> io::Result<()> {
+        let transmit = Transmit {
+            destination,
+            ecn: None,
+            contents,
+            segment_size: None,
+            src_ip: None,
+        };
+        loop {
+            self.io.writable().await?;
+            match self
+                .io
+                .try_io(Interest::WRITABLE, || self.send_now(&transmit))
+            {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
     }
 
     /// The DSCP table this socket reads (shared with the node's other sockets).
@@ -79,7 +115,22 @@ impl SharedUdpSocket {
 
     /// Sends now, without touching tokio's readiness (callers wrap this in `try_io`).
     fn send_now(&self, transmit: &Transmit<'_>) -> io::Result<()> {
-        match self.dscp.get(transmit.destination) {
+        let dscp = self.dscp.get(transmit.destination);
+        let redirected;
+        let transmit = match self.redirects.get(transmit.destination) {
+            None => transmit,
+            Some(destination) => {
+                redirected = Transmit {
+                    destination,
+                    ecn: transmit.ecn,
+                    contents: transmit.contents,
+                    segment_size: transmit.segment_size,
+                    src_ip: transmit.src_ip,
+                };
+                &redirected
+            }
+        };
+        match dscp {
             None => self.state.send((&self.io).into(), transmit),
             Some(dscp) => self.send_marked(transmit, dscp),
         }
@@ -135,7 +186,11 @@ impl SharedUdpSocket {
                     return true;
                 }
                 PacketKind::Stun2Request => self.answer(datagram, meta, &mut response, &mut counts),
-                PacketKind::Stun2Response => counts.stun_responses += 1,
+                PacketKind::Stun2Response => {
+                    if !self.responder.handle_response(datagram, meta.addr) {
+                        counts.stun_responses += 1;
+                    }
+                }
                 PacketKind::Unknown => counts.unknown += 1,
             }
             false

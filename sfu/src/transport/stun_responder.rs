@@ -47,6 +47,15 @@ impl StunObserver for tokio::sync::mpsc::Sender<ReceivedStunCheck> {
     }
 }
 
+/// Receives the STUN2 responses that reach the node's sockets (answers to the requests the
+/// node itself sent, such as Snowflake downlink checks). Called on a quinn endpoint's
+/// receive path: it must not block.
+pub trait StunResponseObserver: Send + Sync + fmt::Debug + 'static {
+    /// Takes one response datagram from `from`. Returns `true` if it belonged to a request
+    /// of the observer's (then it is not counted as dropped).
+    fn observe_response(&self, datagram: &[u8], from: SocketAddr) -> bool;
+}
+
 /// Which keys the responder answers under, and who hears about checks. `Default` answers
 /// nothing: no secret, not a public server, no observer.
 #[derive(Clone, Default)]
@@ -54,6 +63,7 @@ pub struct Stun2ResponderConfig {
     secret: Option<Vec<u8>>,
     public_server: bool,
     observer: Option<Arc<dyn StunObserver>>,
+    response_observer: Option<Arc<dyn StunResponseObserver>>,
 }
 
 impl fmt::Debug for Stun2ResponderConfig {
@@ -62,6 +72,7 @@ impl fmt::Debug for Stun2ResponderConfig {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("public_server", &self.public_server)
             .field("observer", &self.observer)
+            .field("response_observer", &self.response_observer)
             .finish()
     }
 }
@@ -87,6 +98,13 @@ impl Stun2ResponderConfig {
         self.observer = Some(observer);
         self
     }
+
+    /// Who receives STUN2 responses (to the node's own requests). Default: nobody; they are
+    /// dropped.
+    pub fn response_observer(&mut self, observer: Arc<dyn StunResponseObserver>) -> &mut Self {
+        self.response_observer = Some(observer);
+        self
+    }
 }
 
 /// What became of an answered request's sender secret.
@@ -108,6 +126,7 @@ pub struct Stun2Responder {
     secret: Option<Stun2Keys>,
     public: Option<Stun2Keys>,
     observer: Option<Arc<dyn StunObserver>>,
+    response_observer: Option<Arc<dyn StunResponseObserver>>,
 }
 
 impl Stun2Responder {
@@ -117,7 +136,15 @@ impl Stun2Responder {
             secret: config.secret.as_deref().map(Stun2Keys::new),
             public: config.public_server.then(Stun2Keys::public),
             observer: config.observer.clone(),
+            response_observer: config.response_observer.clone(),
         }
+    }
+
+    /// Hands a STUN2 response to the response observer; `true` if it took it.
+    pub fn handle_response(&self, datagram: &[u8], from: SocketAddr) -> bool {
+        self.response_observer
+            .as_ref()
+            .is_some_and(|o| o.observe_response(datagram, canonical_addr(from)))
     }
 
     /// Opens `datagram` (a request from `from`, received on `local_ip`) under the configured
