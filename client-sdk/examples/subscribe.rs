@@ -96,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
     let mut expected: Option<u64> = None;
     let idle = Duration::from_millis(args.idle_ms);
     let mut deadline = tokio::time::Instant::now() + idle;
+    // Once the track has ended, frames still missing are asked for by capture time: a lost
+    // last frame has no later message that would reveal the gap.
+    let mut ask = tokio::time::interval(Duration::from_millis(200));
     loop {
         if let Some(n) = expected
             && slots.len() as u64 == n
@@ -132,6 +135,11 @@ async fn main() -> anyhow::Result<()> {
                 },
                 None => bail!("the container track ended"),
             },
+            _ = ask.tick(), if expected.is_some() => {
+                for slot in slots.iter().filter(|s| !by_capture.contains_key(&s.capture_time)) {
+                    media.request_capture_time(slot.capture_time).await?;
+                }
+            }
             () = tokio::time::sleep_until(deadline) => break,
         }
     }

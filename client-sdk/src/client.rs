@@ -201,8 +201,14 @@ impl Client {
             Some(i) => i,
             None => Identity::self_signed()?,
         };
-        let (endpoint, checks) =
-            ClientEndpoint::bind(config.bind, identity, config.endpoint.clone())?;
+        let mut endpoint_config = config.endpoint.clone();
+        if endpoint_config.stun_secret_value().is_empty() {
+            // Our candidates' stunSecret: only those given it by signaling can check us.
+            let secret: [u8; 16] = rand::random();
+            let text: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+            endpoint_config.stun_secret(text.into_bytes());
+        }
+        let (endpoint, checks) = ClientEndpoint::bind(config.bind, identity, endpoint_config)?;
         let (gathering, _) = watch::channel(GatheringState::New);
         Ok(Self {
             config,
@@ -216,6 +222,11 @@ impl Client {
     /// The endpoint (for Snowflake checks, rebinding, relay injection).
     pub fn endpoint(&self) -> &ClientEndpoint {
         &self.endpoint
+    }
+
+    /// Our identity (certificate and key).
+    pub fn identity(&self) -> &Identity {
+        self.endpoint.identity()
     }
 
     /// Our certificate's fingerprint (draft §6.1).

@@ -22,14 +22,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod control;
 pub mod identity;
 pub mod media;
+pub mod relay;
 pub mod session;
 pub mod signaling;
-pub mod relay;
 pub mod tls;
 pub mod transport;

@@ -272,6 +272,27 @@ impl Subscription {
         self.encoding.clone()
     }
 
+    /// Asks the SFU to resend every message of the frame captured at `capture_time` on the
+    /// encoding the subscription delivers now (draft §5.2: messages "identified by IDs and
+    /// capture time"). For a loss no later message reveals, such as a stream's last frame,
+    /// when the application knows from elsewhere that the frame exists.
+    pub async fn request_capture_time(&self, capture_time: u64) -> Result<(), SessionError> {
+        let Some(encoding) = *self.encoding.borrow() else {
+            return Ok(());
+        };
+        self.flow
+            .send_control(ControlMessage::RetransmissionRequest(
+                RetransmissionRequest {
+                    encoding,
+                    ranges: Vec::new(),
+                    capture_time: Some(capture_time),
+                    message_ids: Vec::new(),
+                },
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// Receive-side metrics now (draft §6.7).
     pub fn metrics(&self) -> ReceiveStreamMetrics {
         self.metrics.lock().map(|m| m.clone()).unwrap_or_default()

@@ -12,7 +12,7 @@ use super::stun::{ReceivedCheck, StunAgent, StunOutcome};
 use crate::identity::{Fingerprint, Identity};
 use crate::tls;
 use newmedia_proto::control::Hello;
-use newmedia_proto::stun2::TransactionConfig;
+use newmedia_proto::stun2::{TransactionConfig, TransactionId};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,7 +44,8 @@ impl Default for EndpointConfig {
 
 impl EndpointConfig {
     /// The `stunSecret` of this endpoint's candidates: STUN2 requests to us must open under
-    /// it. Default: empty (only requests under the public, empty secret are answered).
+    /// it. Default: empty, which [`Client::start`](crate::client::Client::start) replaces by
+    /// a random secret (an endpoint bound directly answers only the public, empty secret).
     pub fn stun_secret(&mut self, secret: impl Into<Vec<u8>>) -> &mut Self {
         self.stun_secret = secret.into();
         self
@@ -79,6 +80,11 @@ impl EndpointConfig {
     pub fn datagram_send_buffer(&mut self, bytes: usize) -> &mut Self {
         self.datagram_send_buffer = bytes;
         self
+    }
+
+    /// The STUN2 secret set.
+    pub fn stun_secret_value(&self) -> &[u8] {
+        &self.stun_secret
     }
 
     pub(crate) fn quic_transport(&self) -> quinn::TransportConfig {
@@ -160,6 +166,11 @@ impl ClientEndpoint {
         self.inner.endpoint.local_addr().map_err(TransportError::Io)
     }
 
+    /// Our identity (certificate and key).
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
     /// Our certificate's fingerprint (what the controller registers for us).
     pub fn fingerprint(&self) -> Fingerprint {
         self.inner.identity.fingerprint()
@@ -194,7 +205,7 @@ impl ClientEndpoint {
         Ok(self
             .inner
             .stun
-            .transact(&socket, server, secret, None)
+            .transact(&socket, server, secret, None, None)
             .await?)
     }
 
@@ -209,12 +220,36 @@ impl ClientEndpoint {
         stun_secret: &[u8],
         sender_secret: &[u8],
     ) -> Result<StunOutcome, TransportError> {
+        self.check_with_id(to, stun_secret, sender_secret, None)
+            .await
+    }
+
+    /// [`check`](Self::check) with the transaction ID the controller chose (PROTOCOL.md §14:
+    /// it matches the receiver's report by it); `None` picks one at random.
+    pub async fn check_with_id(
+        &self,
+        to: SocketAddr,
+        stun_secret: &[u8],
+        sender_secret: &[u8],
+        transaction_id: Option<TransactionId>,
+    ) -> Result<StunOutcome, TransportError> {
         let socket = self.socket()?;
         Ok(self
             .inner
             .stun
-            .transact(&socket, to, stun_secret, Some(sender_secret))
+            .transact(
+                &socket,
+                to,
+                stun_secret,
+                Some(sender_secret),
+                transaction_id,
+            )
             .await?)
+    }
+
+    /// The `stunSecret` our candidates carry: STUN2 requests to us must open under it.
+    pub fn stun_secret(&self) -> &[u8] {
+        &self.inner.config.stun_secret
     }
 
     /// Moves to a new local address (network change). Every flow on this endpoint migrates:

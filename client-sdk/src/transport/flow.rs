@@ -481,7 +481,7 @@ async fn read_data_stream(shared: std::sync::Weak<Shared>, mut recv: quinn::Recv
     if recv.read_exact(&mut kind).await.is_err()
         || !matches!(kind[0], STREAM_KIND_ORDERED | STREAM_KIND_SINGLE)
     {
-        let _ = recv.stop(1u32.into());
+        let _ = recv.stop(3u32.into());
         return;
     }
     loop {
@@ -489,11 +489,11 @@ async fn read_data_stream(shared: std::sync::Weak<Shared>, mut recv: quinn::Recv
             return;
         };
         let Ok(len) = usize::try_from(len) else {
-            let _ = recv.stop(1u32.into());
+            let _ = recv.stop(3u32.into());
             return;
         };
         if len > MAX_STREAM_MESSAGE {
-            let _ = recv.stop(1u32.into());
+            let _ = recv.stop(3u32.into());
             return;
         }
         let mut message = vec![0u8; len];

@@ -196,7 +196,8 @@ impl StunAgent {
     }
 
     /// Runs one transaction from `socket` to `destination` keyed by the destination's
-    /// `secret`, with an optional sender secret (a Snowflake check). Retransmits on the
+    /// `secret`, with an optional sender secret (a Snowflake check) and transaction ID (the
+    /// controller may choose it, to match the receiver's report; random otherwise). Retransmits on the
     /// schedule of proto's [`Transaction`] and resolves with the observed address.
     pub(crate) async fn transact(
         &self,
@@ -204,13 +205,14 @@ impl StunAgent {
         destination: SocketAddr,
         secret: &[u8],
         sender_secret: Option<&[u8]>,
+        transaction_id: Option<TransactionId>,
     ) -> Result<StunOutcome, StunError> {
         let sender_secret = sender_secret
             .map(SenderSecret::new)
             .transpose()
             .map_err(StunError::Secret)?;
         let request = Stun2Request {
-            transaction_id: TransactionId(rand::random()),
+            transaction_id: transaction_id.unwrap_or_else(|| TransactionId(rand::random())),
             sender_secret,
         };
         let keys = Stun2Keys::new(secret);
