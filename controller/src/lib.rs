@@ -54,6 +54,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod hub;
