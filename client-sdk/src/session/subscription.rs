@@ -139,7 +139,8 @@ impl Default for SubscriptionConfig {
 
 /// A first message at or above this sequence ID means the subscription joined a running
 /// stream: what came before is not asked for. Below it the stream is taken to have just
-/// begun, and every earlier message is recovered (the SFU's cache holds the last 512).
+/// begun, and every earlier message is recovered (the SFU's cache holds the last 512), unless
+/// the first message starts a reference frame (see the pipeline's join rule).
 pub const MID_STREAM_SEQUENCE: u64 = 256;
 
 /// A live subscription. Dropping it unsubscribes.
@@ -639,7 +640,7 @@ fn open_one(
     };
     let reassembler = state.reassembler.get_or_insert_with(|| {
         let mut c = config.reassembly;
-        c.join_mid_stream = view.sequence_id() >= MID_STREAM_SEQUENCE;
+        c.join_mid_stream = joins_mid_stream(view);
         Reassembler::new(c)
     });
     if state.recovery.is_none()
@@ -658,6 +659,18 @@ fn open_one(
         Ok(None) => Opened::Done,
         Err(_) => Opened::Failed,
     }
+}
+
+/// Whether the first message of an encoding starts reception in the middle of the stream:
+/// a sequence ID at or above [`MID_STREAM_SEQUENCE`], or the first message of a reference
+/// frame after the stream's start (the SFU switched us to this encoding, or let us in, at a
+/// key frame: nothing before it is needed). Otherwise the stream has just begun and the
+/// messages before this one are recovered.
+fn joins_mid_stream(view: &HeaderView<'_>) -> bool {
+    let seq = view.sequence_id();
+    let starts_reference =
+        view.is_reference_frame() && view.headers().chunk.is_none_or(|c| c.index == 0);
+    seq >= MID_STREAM_SEQUENCE || (seq > 0 && starts_reference)
 }
 
 fn park(state: &mut EncodingState, message: Bytes) {
