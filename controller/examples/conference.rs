@@ -90,7 +90,7 @@ async fn publish(call: Arc<Call>, party: usize, until: Instant) -> anyhow::Resul
             tick.tick().await;
             for (i, cam) in cams.iter().enumerate() {
                 // A key frame every 2 s, and whenever the SFU asks (a new viewer, a switch).
-                let key = n % 60 == 0 || cam.take_intra_request();
+                let key = n.is_multiple_of(60) || cam.take_intra_request();
                 // The first encoding is the large one, the second a quarter-size copy.
                 let size = match (i, key) {
                     (0, true) => 40_000,
@@ -206,21 +206,19 @@ async fn main() -> anyhow::Result<()> {
 
     let mut publishers = Vec::new();
     let mut receivers = Vec::new();
-    for (party, agent) in agents.iter_mut().enumerate() {
+    for (party, (agent, name)) in agents.iter_mut().zip(&names).enumerate() {
         let (_, mut call) = agent.next_call().await?;
         let subs = call.take_subscriptions();
         let call = Arc::new(call);
         println!(
-            "{}: accepted, checked, consented, connected: {} encodings out, {} streams in",
-            names[party],
+            "{name}: accepted, checked, consented, connected: {} encodings out, {} streams in",
             call.publishers().len(),
             subs.len()
         );
         for sub in subs {
             let seen = Arc::new(Seen::default());
             let label = format!(
-                "{} <- endpoint {} {}",
-                names[party],
+                "{name} <- endpoint {} {}",
                 sub.endpoint_id.unwrap_or_default(),
                 if sub.settings.sink_id == 1 {
                     "audio"
