@@ -10,7 +10,7 @@ use crate::control::{
 };
 use crate::identity::{Fingerprint, Identity, IdentityError};
 use crate::media::EncodingIds;
-use crate::media::SyncGroup;
+use crate::media::{MediaKind, Reporter, ReporterConfig, ReporterStats, SyncGroup};
 use crate::session::Playout;
 use crate::session::{
     AudioSendSettings, DataPublisher, KeyRing, Publisher, PublisherKind, PublisherSecret,
@@ -408,6 +408,41 @@ pub struct Call {
     flow: Flow,
     publishers: Vec<(AppliedSendStream, CallPublisher)>,
     subscriptions: Vec<Option<CallSubscription>>,
+    reporter: Arc<Mutex<Reporter>>,
+    reports: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.reports.abort();
+    }
+}
+
+/// How often the report task asks the reporter whether a report is due (its schedule, at
+/// least 100 ms between reports, is the reporter's own).
+const REPORT_POLL: Duration = Duration::from_millis(25);
+
+/// Sends the designated reporter's compound ReceiverReports to the SFU when they are due.
+async fn send_reports(flow: Flow, reporter: Arc<Mutex<Reporter>>) {
+    let mut tick = tokio::time::interval(REPORT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let frame = {
+            let Ok(mut r) = reporter.lock() else { return };
+            r.set_rtt(Some(flow.connection().rtt()));
+            r.poll_report(crate::clock::now())
+        };
+        match frame {
+            Ok(Some(frame)) => {
+                if flow.send_control_frame(&frame).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "receiver report skipped"),
+        }
+    }
 }
 
 impl Call {
@@ -422,6 +457,11 @@ impl Call {
         }
         let keys = key_ring(&applied.receive_streams);
         let mut subscriptions = Vec::new();
+        // The endpoint's one designated reporter for every stream it receives (seed 003).
+        let reporter = Arc::new(Mutex::new(Reporter::new(
+            flow.endpoint_id(),
+            ReporterConfig::default(),
+        )));
         // One lip-sync group per sending endpoint (draft §6.4 note on lip sync).
         let mut groups: HashMap<SenderKey, Arc<Mutex<SyncGroup>>> = HashMap::new();
         for (i, r) in applied.receive_streams.iter().enumerate() {
@@ -431,6 +471,12 @@ impl Call {
             };
             let mut c = config.clone();
             let media = matches!(r.kind, MediaType::Audio | MediaType::Video);
+            let kind = match r.kind {
+                MediaType::Audio => MediaKind::Audio,
+                MediaType::Video => MediaKind::Video,
+                _ => MediaKind::Data,
+            };
+            c.reporter = Some((reporter.clone(), kind));
             if media {
                 if c.lip_sync.is_none() && c.playout == Playout::Jittered {
                     let group = groups
@@ -458,10 +504,13 @@ impl Call {
                 subscription,
             }));
         }
+        let reports = tokio::spawn(send_reports(flow.clone(), reporter.clone()));
         Ok(Self {
             flow,
             publishers,
             subscriptions,
+            reporter,
+            reports,
         })
     }
 
@@ -521,6 +570,16 @@ impl Call {
             .iter_mut()
             .filter_map(Option::take)
             .collect()
+    }
+
+    /// What the designated reporter has sent so far (compound ReceiverReports, seed 003).
+    pub fn report_stats(&self) -> ReporterStats {
+        self.reporter.lock().map(|r| r.stats()).unwrap_or_default()
+    }
+
+    /// Sets the flow's total max bandwidth for sending, bit/s (draft §6.3); `None` lifts it.
+    pub fn set_max_bandwidth(&self, bits_per_second: Option<u64>) {
+        self.flow.set_max_bandwidth(bits_per_second);
     }
 
     /// Leaves: closes the flow (the SFU forgets our subscriptions and routes).

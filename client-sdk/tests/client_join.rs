@@ -165,6 +165,15 @@ async fn a_proposal_joins_publishes_and_subscribes_byte_identical() {
         assert_eq!(m.undecryptable, 0);
         assert!(m.bits_received >= 30 * 5000 * 8);
     }
+    // Each viewer's designated reporter sent compound reports covering both streams.
+    for (_, call, _) in &viewers {
+        within("a compound report", async {
+            while !(call.report_stats().reports >= 1 && call.report_stats().blocks >= 2) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
     let sent = cam[0].metrics();
     assert_eq!(sent.frames_sent, 30);
     assert!(
@@ -239,6 +248,9 @@ async fn retransmission_recovers_every_frame_over_a_lossy_path() {
     let mut video = bob_call.take_subscription(0).unwrap().subscription;
 
     let cam = alice_call.publisher(2, 1).unwrap();
+    // Alice's flow may send at most 2 Mbit/s: the pacer spreads each frame's messages.
+    alice_call.set_max_bandwidth(Some(2_000_000));
+    assert_eq!(alice_call.flow().max_bandwidth(), Some(2_000_000));
     let frames: Vec<Vec<u8>> = (0..60u32)
         .map(|i| (0..6000).map(|b| (b as u32 * 31 + i) as u8).collect())
         .collect();

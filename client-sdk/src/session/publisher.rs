@@ -5,7 +5,7 @@
 use super::SessionError;
 use super::settings::{AudioSendSettings, VideoSendSettings};
 use crate::clock;
-use crate::media::{EncodingIds, Frame, Packetizer};
+use crate::media::{EncodingIds, Frame, MediaKind, Packetizer};
 use crate::transport::{Flow, PublisherRequest};
 use bytes::Bytes;
 use newmedia_proto::crypto::{Algorithm, MessageKey, SALT_LEN};
@@ -293,8 +293,13 @@ impl Publisher {
             }
             note_capture(&mut s, frame.capture_time);
         }
-        for d in &datagrams {
-            self.inner.flow.send_datagram(d.clone())?;
+        let kind = match &self.inner.kind {
+            PublisherKind::Audio(_) => MediaKind::Audio,
+            PublisherKind::Video(_) => MediaKind::Video,
+            PublisherKind::Data => MediaKind::Data,
+        };
+        for d in datagrams.iter() {
+            self.inner.flow.send_media(kind, d.clone())?;
         }
         Ok(datagrams.len())
     }

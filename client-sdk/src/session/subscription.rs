@@ -10,8 +10,8 @@ use super::keys::KeyRing;
 use super::publisher::frame_rate;
 use crate::clock;
 use crate::media::{
-    JitterBuffer, JitterConfig, JitterFrame, ReassembledFrame, Reassembler, ReassemblerConfig,
-    Recovery, RecoveryConfig, SyncGroup,
+    JitterBuffer, JitterConfig, JitterFrame, MediaKind, ReassembledFrame, Reassembler,
+    ReassemblerConfig, Recovery, RecoveryConfig, Reporter, SyncGroup,
 };
 use crate::transport::{Flow, SubscriptionEvent};
 use bytes::Bytes;
@@ -116,6 +116,10 @@ pub struct SubscriptionConfig {
     /// its own clock. [`Call`](crate::client::Call) fills it for the lip-sync streams of one
     /// sender. Default `None`.
     pub lip_sync: Option<(Arc<Mutex<SyncGroup>>, u64)>,
+    /// The endpoint's designated reporter (seed 003) and the kind of this stream: every
+    /// received message is counted there for the compound ReceiverReports.
+    /// [`Call`](crate::client::Call) fills it. Default `None`.
+    pub reporter: Option<(Arc<Mutex<Reporter>>, MediaKind)>,
     /// Frames buffered for the application before the pipeline waits. Default 256.
     pub frame_queue: usize,
     /// Datagrams buffered between the flow and the pipeline before new ones drop. Default
@@ -131,6 +135,7 @@ impl Default for SubscriptionConfig {
             jitter: JitterConfig::default(),
             playout: Playout::default(),
             lip_sync: None,
+            reporter: None,
             frame_queue: 256,
             datagram_queue: 4096,
         }
@@ -519,6 +524,20 @@ impl Pipeline {
             return;
         };
         let geid = view.global_encoding_id();
+        if let Some((reporter, kind)) = &self.config.reporter
+            && let Ok(mut r) = reporter.lock()
+        {
+            if r.statistics(geid).is_none() {
+                r.add_encoding(geid, *kind);
+            }
+            r.handle_message(
+                geid,
+                view.sequence_id(),
+                view.capture_time(),
+                message.len(),
+                now,
+            );
+        }
         if let Ok(mut m) = self.metrics.lock() {
             m.messages_received += 1;
             m.bits_received += message.len() as u64 * 8;

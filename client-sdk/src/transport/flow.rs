@@ -12,7 +12,9 @@
 
 use super::TransportError;
 use super::endpoint::ClientEndpoint;
+use crate::clock;
 use crate::identity::Fingerprint;
+use crate::media::{MediaKind, Pacer, PacerConfig};
 use crate::tls::peer_fingerprint;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -134,8 +136,18 @@ struct Counters {
     dropped: AtomicU64,
 }
 
+/// The flow's send pacer (draft §6.3 "total max bandwidth for flow"): used only while a
+/// limit is set; without one, datagrams go straight to quinn (its congestion control paces).
+#[derive(Debug)]
+struct Pacing {
+    limited: std::sync::atomic::AtomicBool,
+    pacer: std::sync::Mutex<Pacer>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
 #[derive(Debug)]
 struct Shared {
+    pacing: Pacing,
     endpoint: ClientEndpoint,
     conn: quinn::Connection,
     sfu_hello: Hello,
@@ -155,6 +167,14 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct Flow {
     shared: Arc<Shared>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last Flow clone is gone: end the connection (the flow's tasks hold only the
+        // quinn handle and a weak reference, and end with it).
+        self.conn.close(0u32.into(), b"bye");
+    }
 }
 
 fn route_insert(routes: &Routes, geid: GlobalEncodingId, to: Option<mpsc::Sender<Bytes>>) {
@@ -213,7 +233,13 @@ impl Flow {
         };
         let (speakers, _) = watch::channel(None);
         let (events, _) = broadcast::channel(256);
+        let limit = options.max_bandwidth;
         let shared = Arc::new(Shared {
+            pacing: Pacing {
+                limited: std::sync::atomic::AtomicBool::new(limit.is_some()),
+                pacer: std::sync::Mutex::new(Pacer::new(PacerConfig::default().max_bitrate(limit))),
+                wake: Arc::new(tokio::sync::Notify::new()),
+            },
             endpoint,
             conn,
             sfu_hello,
@@ -230,6 +256,7 @@ impl Flow {
         tokio::spawn(read_datagrams(Arc::downgrade(&shared), shared.conn.clone()));
         tokio::spawn(accept_streams(Arc::downgrade(&shared), shared.conn.clone()));
         tokio::spawn(read_control(Arc::downgrade(&shared), recv, reader));
+        tokio::spawn(run_pacer(Arc::downgrade(&shared)));
         Ok(Self { shared })
     }
 
@@ -267,6 +294,51 @@ impl Flow {
     /// queued datagram is dropped to make room (media prefers fresh data).
     pub fn send_datagram(&self, datagram: Bytes) -> Result<(), TransportError> {
         Ok(self.shared.conn.send_datagram(datagram)?)
+    }
+
+    /// Sends one RTP3 message of `kind` through the flow's pacer: at once while the flow has
+    /// no bandwidth limit, else within the limit, audio before video before data. A message
+    /// that finds the pacer's queue full is dropped (fresh media over old).
+    pub fn send_media(&self, kind: MediaKind, datagram: Bytes) -> Result<(), TransportError> {
+        let pacing = &self.shared.pacing;
+        if !pacing.limited.load(Relaxed) {
+            return self.send_datagram(datagram);
+        }
+        if let Ok(mut pacer) = pacing.pacer.lock() {
+            // A full queue drops this message; the pacer counts it.
+            let _ = pacer.enqueue(kind, datagram, clock::now());
+        }
+        pacing.wake.notify_one();
+        Ok(())
+    }
+
+    /// Sets the flow's total max bandwidth for sending, bit/s (draft §6.3); `None` removes
+    /// the limit. Takes effect for the next message.
+    pub fn set_max_bandwidth(&self, bits_per_second: Option<u64>) {
+        let pacing = &self.shared.pacing;
+        if let Ok(mut pacer) = pacing.pacer.lock() {
+            pacer.set_max_bitrate(bits_per_second);
+        }
+        pacing.limited.store(bits_per_second.is_some(), Relaxed);
+        pacing.wake.notify_one();
+    }
+
+    /// The flow's current max bandwidth, bit/s.
+    pub fn max_bandwidth(&self) -> Option<u64> {
+        self.shared
+            .pacing
+            .pacer
+            .lock()
+            .ok()
+            .and_then(|p| p.max_bitrate())
+    }
+
+    /// Sends an already encoded control frame (for example a ReceiverReport built by the
+    /// media pipeline's reporter).
+    pub async fn send_control_frame(&self, frame: &[u8]) -> Result<(), TransportError> {
+        let mut send = self.shared.control.lock().await;
+        send.write_all(frame).await?;
+        Ok(())
     }
 
     /// Sends a control message to the SFU.
@@ -442,6 +514,39 @@ impl DataStream {
     pub async fn finish_and_wait(&mut self) {
         let _ = self.send.finish();
         let _ = self.send.stopped().await;
+    }
+}
+
+/// Drains the pacer within its limit until the flow is gone (and whatever is queued when the
+/// limit is lifted).
+async fn run_pacer(shared: std::sync::Weak<Shared>) {
+    loop {
+        let Some(s) = shared.upgrade() else {
+            return;
+        };
+        let wake = {
+            let Ok(mut pacer) = s.pacing.pacer.lock() else {
+                return;
+            };
+            let now = clock::now();
+            while let Some(t) = pacer.poll_transmit(now) {
+                let _ = s.conn.send_datagram(t.datagram);
+            }
+            pacer.poll_timeout()
+        };
+        let wake_up = s.pacing.wake.clone();
+        let closed = s.conn.clone();
+        drop(s);
+        tokio::select! {
+            () = wake_up.notified() => {}
+            () = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            _ = closed.closed() => return,
+        }
     }
 }
 
