@@ -20,6 +20,7 @@ use newmedia_client::codec::data::DataCodec;
 use newmedia_client::codec::media_file::{MediaFileKind, MediaFileWriter};
 use newmedia_client::control::{AudioCodec, Capabilities, GenericCodec, MediaSink, VideoCodec};
 use newmedia_client::identity::Identity;
+use newmedia_client::session::{Playout, SubscriptionConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,11 +73,17 @@ async fn main() -> anyhow::Result<()> {
     let kind = file_kind(&args.out)?;
     let identity = Identity::load_or_create(&args.identity)?;
     println!("fingerprint {}", identity.fingerprint().to_hex());
+    // A recorder, not a player: frames as they complete (the track orders them), so a frame
+    // recovered after its successor played is kept rather than dropped as late.
     let client = Client::start(
         ClientConfig::default()
             .identity(identity)
             .capabilities(capabilities(kind))
-            .bind(args.bind),
+            .bind(args.bind)
+            .subscription(SubscriptionConfig {
+                playout: Playout::Immediate,
+                ..SubscriptionConfig::default()
+            }),
     )?;
     let proposal = read_proposal(&args.proposal)?;
     let mut call = client.join(&proposal).await?;
@@ -152,29 +159,45 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let mut writer = MediaFileWriter::new(kind, &header)?;
-    let mut missing = 0usize;
-    for slot in &slots {
+    let mut missing = Vec::new();
+    for (i, slot) in slots.iter().enumerate() {
         match by_capture.get(&slot.capture_time) {
             Some(payload) => writer.write_frame(payload, slot.timestamp_ms, &slot.side_info)?,
-            None => missing += 1,
+            None => missing.push(i),
         }
+    }
+    if !missing.is_empty() {
+        let m = media.metrics();
+        println!(
+            "frames missing for good: {missing:?} (undecryptable {}, frames lost {}, last capture {:?}, want {:?})",
+            m.undecryptable,
+            m.frames_lost,
+            m.last_capture_time,
+            missing
+                .iter()
+                .map(|i| slots[*i].capture_time)
+                .collect::<Vec<_>>()
+        );
     }
     let bytes = writer.finish()?;
     std::fs::write(&args.out, &bytes)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     let m = media.metrics();
     println!(
-        "received {}/{} frames, {} bytes written to {}; {} messages, {} lost for good",
-        slots.len() - missing,
+        "received {}/{} frames, {} bytes written to {}; {} messages, {} lost for good, {} asked again, {} recovered, {} late",
+        slots.len() - missing.len(),
         expected.unwrap_or(slots.len() as u64),
         bytes.len(),
         args.out.display(),
         m.messages_received,
-        m.packets_lost
+        m.packets_lost,
+        m.retransmissions_requested,
+        m.retransmissions_recovered,
+        m.frames_late,
     );
     call.leave();
     client.close().await;
-    if missing > 0 || expected.is_none() {
+    if !missing.is_empty() || expected.is_none() {
         std::process::exit(1);
     }
     Ok(())

@@ -223,6 +223,7 @@ impl Subscription {
             _ => None,
         };
         let mut pipeline = Pipeline {
+            sfu_picks: !matches!(target, SubscribeTarget::Encoding(_)),
             owner,
             flow: flow.clone(),
             keys,
@@ -283,7 +284,14 @@ impl Subscription {
     /// capture time"). For a loss no later message reveals, such as a stream's last frame,
     /// when the application knows from elsewhere that the frame exists.
     pub async fn request_capture_time(&self, capture_time: u64) -> Result<(), SessionError> {
-        let Some(encoding) = *self.encoding.borrow() else {
+        // An exact-encoding subscription always means that encoding (the SFU may have
+        // answered "nothing yet" when the publisher had not started); otherwise the one the
+        // SFU says it delivers now.
+        let encoding = match self.target {
+            SubscribeTarget::Encoding(geid) => Some(geid),
+            _ => *self.encoding.borrow(),
+        };
+        let Some(encoding) = encoding else {
             return Ok(());
         };
         self.flow
@@ -323,6 +331,8 @@ struct EncodingState {
 }
 
 struct Pipeline {
+    /// Whether the SFU picks the encoding (source or active-speaker target).
+    sfu_picks: bool,
     /// The publisher every encoding of a source subscription belongs to.
     owner: Option<(u64, u64)>,
     flow: Flow,
@@ -568,8 +578,9 @@ impl Pipeline {
             }
         }
         let learned_salt = state.opener.as_ref().is_some_and(|o| o.salt().is_none());
+        let sfu_picks = self.sfu_picks;
         let mut done = Vec::new();
-        match open_one(state, &self.config, geid, &view, now, &mut done) {
+        match open_one(state, &self.config, sfu_picks, geid, &view, now, &mut done) {
             Opened::Done => {}
             Opened::NoSalt => {
                 park(state, message);
@@ -586,7 +597,7 @@ impl Pipeline {
             // The salt is known now: open what waited for it.
             while let Some(waiting) = state.pending.pop_front() {
                 if let Ok(v) = HeaderView::parse(&waiting) {
-                    let _ = open_one(state, &self.config, geid, &v, now, &mut done);
+                    let _ = open_one(state, &self.config, sfu_picks, geid, &v, now, &mut done);
                 }
             }
         }
@@ -644,6 +655,7 @@ enum Opened {
 fn open_one(
     state: &mut EncodingState,
     config: &SubscriptionConfig,
+    sfu_picks: bool,
     geid: GlobalEncodingId,
     view: &HeaderView<'_>,
     now: Instant,
@@ -659,7 +671,7 @@ fn open_one(
     };
     let reassembler = state.reassembler.get_or_insert_with(|| {
         let mut c = config.reassembly;
-        c.join_mid_stream = joins_mid_stream(view);
+        c.join_mid_stream = joins_mid_stream(view, sfu_picks);
         Reassembler::new(c)
     });
     if state.recovery.is_none()
@@ -681,15 +693,18 @@ fn open_one(
 }
 
 /// Whether the first message of an encoding starts reception in the middle of the stream:
-/// a sequence ID at or above [`MID_STREAM_SEQUENCE`], or the first message of a reference
-/// frame after the stream's start (the SFU switched us to this encoding, or let us in, at a
-/// key frame: nothing before it is needed). Otherwise the stream has just begun and the
-/// messages before this one are recovered.
-fn joins_mid_stream(view: &HeaderView<'_>) -> bool {
+/// a sequence ID at or above [`MID_STREAM_SEQUENCE`], or — when the SFU picks the encoding
+/// (a source or active-speaker subscription, `sfu_picks`) — the first message of a reference
+/// frame after the stream's start: the SFU starts and switches such subscriptions at key
+/// frames, so nothing before it is needed. Otherwise the stream has just begun and the
+/// messages before this one are recovered (for an exact encoding, the SFU forwards from the
+/// subscription on, and what it did not forward, e.g. audio of a not-yet-ranked speaker, is
+/// still in its cache).
+fn joins_mid_stream(view: &HeaderView<'_>, sfu_picks: bool) -> bool {
     let seq = view.sequence_id();
     let starts_reference =
         view.is_reference_frame() && view.headers().chunk.is_none_or(|c| c.index == 0);
-    seq >= MID_STREAM_SEQUENCE || (seq > 0 && starts_reference)
+    seq >= MID_STREAM_SEQUENCE || (sfu_picks && seq > 0 && starts_reference)
 }
 
 fn park(state: &mut EncodingState, message: Bytes) {
