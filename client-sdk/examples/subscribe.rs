@@ -175,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
             m.last_capture_time,
             missing
                 .iter()
-                .map(|i| slots[*i].capture_time)
+                .filter_map(|i| slots.get(*i).map(|s| s.capture_time))
                 .collect::<Vec<_>>()
         );
     }
