@@ -10,6 +10,7 @@
 //! - [`crypto`]: the AEADs that protect RTP3 messages end to end.
 //! - [`grant`]: signed, expiring join grants an SFU admits endpoints by.
 //! - [`frame`]: framing of the reliable streams (control, TURN2).
+//! - [`data_stream`]: the layout of reliable data streams (PROTOCOL.md §13).
 //! - [`signaling`]: the advertisement and proposal JSON, with validation.
 //! - [`control`]: the client<->SFU control messages (Hello, subscriptions, retransmission,
 //!   max-rate and intra-frame requests, compound receiver reports, active speakers, errors).
@@ -29,6 +30,7 @@
 pub mod addr;
 pub mod control;
 pub mod crypto;
+pub mod data_stream;
 pub mod frame;
 pub mod grant;
 pub mod ids;

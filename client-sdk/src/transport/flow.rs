@@ -22,9 +22,9 @@ use newmedia_proto::control::{
     ActiveSpeakers, ControlError, ControlMessage, ControlReader, Decoded, ErrorMessage, Hello,
     IntraFrameRequest, MaxRateRequest, RetransmissionRequest, SubscribeResult,
 };
+use newmedia_proto::data_stream::{DataStreamReader, StreamKind, encode_frame};
 use newmedia_proto::ids::GlobalEncodingId;
 use newmedia_proto::rtp3::HeaderView;
-use newmedia_proto::varint;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,12 +32,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 
-/// Kind byte of a reliable, ordered data stream (docs/contracts.md §1).
-pub const STREAM_KIND_ORDERED: u8 = 0x10;
+/// Kind byte of a reliable, ordered data stream (PROTOCOL.md §13).
+pub const STREAM_KIND_ORDERED: u8 = StreamKind::ORDERED;
 /// Kind byte of a single-message data stream.
-pub const STREAM_KIND_SINGLE: u8 = 0x11;
+pub const STREAM_KIND_SINGLE: u8 = StreamKind::SINGLE;
 /// Largest message on a data stream.
-pub const MAX_STREAM_MESSAGE: usize = 65_536;
+pub const MAX_STREAM_MESSAGE: usize = newmedia_proto::data_stream::MAX_MESSAGE;
+/// STOP_SENDING code for a stream that breaks the layout (PROTOCOL.md §13).
+const STREAM_PROTOCOL_ERROR: u32 = 3;
 
 /// Per-flow options.
 #[derive(Debug, Clone, Default)]
@@ -493,9 +495,8 @@ impl DataStream {
             return Err(TransportError::StreamFinished);
         }
         let mut frame = Vec::with_capacity(message.len() + 4);
-        varint::write(message.len() as u64, &mut frame)
+        encode_frame(message, &mut frame)
             .map_err(|_| TransportError::MessageTooLarge(message.len()))?;
-        frame.extend_from_slice(message);
         self.send.write_all(&frame).await?;
         self.written += 1;
         if !self.ordered {
@@ -579,75 +580,50 @@ async fn accept_streams(shared: std::sync::Weak<Shared>, conn: quinn::Connection
     }
 }
 
-/// Reads one data stream from the SFU: the kind byte, then `varint length | message` frames.
-/// A malformed stream is stopped; other streams carry on.
+/// Reads one data stream from the SFU (PROTOCOL.md §13, proto's [`DataStreamReader`]) and
+/// routes each message. A stream that breaks the layout is stopped with `protocol_error`;
+/// other streams carry on.
 async fn read_data_stream(shared: std::sync::Weak<Shared>, mut recv: quinn::RecvStream) {
-    let mut kind = [0u8; 1];
-    if recv.read_exact(&mut kind).await.is_err()
-        || !matches!(kind[0], STREAM_KIND_ORDERED | STREAM_KIND_SINGLE)
-    {
-        let _ = recv.stop(3u32.into());
-        return;
-    }
+    let mut reader = DataStreamReader::new();
     loop {
-        let Ok(Some(len)) = read_varint(&mut recv).await else {
-            return;
+        let chunk = match recv.read_chunk(64 * 1024, true).await {
+            Ok(Some(chunk)) => chunk.bytes,
+            _ => return,
         };
-        let Ok(len) = usize::try_from(len) else {
-            let _ = recv.stop(3u32.into());
-            return;
-        };
-        if len > MAX_STREAM_MESSAGE {
-            let _ = recv.stop(3u32.into());
-            return;
-        }
-        let mut message = vec![0u8; len];
-        if recv.read_exact(&mut message).await.is_err() {
-            return;
-        }
-        let message = Bytes::from(message);
-        let Some(s) = shared.upgrade() else {
-            return;
-        };
-        let Ok(view) = HeaderView::parse(&message) else {
-            s.counters.dropped.fetch_add(1, Relaxed);
-            continue;
-        };
-        let to = s
-            .stream_routes
-            .load()
-            .get(&view.global_encoding_id())
-            .cloned();
-        drop(s);
-        match to {
-            Some(to) if to.send(message).await.is_ok() => {}
-            _ => {
-                if let Some(s) = shared.upgrade() {
-                    s.counters.dropped.fetch_add(1, Relaxed);
+        reader.push(&chunk);
+        loop {
+            let frame = match reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = recv.stop(STREAM_PROTOCOL_ERROR.into());
+                    return;
+                }
+            };
+            let message = frame.message();
+            let Some(s) = shared.upgrade() else {
+                return;
+            };
+            let Ok(view) = HeaderView::parse(&message) else {
+                s.counters.dropped.fetch_add(1, Relaxed);
+                continue;
+            };
+            let to = s
+                .stream_routes
+                .load()
+                .get(&view.global_encoding_id())
+                .cloned();
+            drop(s);
+            match to {
+                Some(to) if to.send(message).await.is_ok() => {}
+                _ => {
+                    if let Some(s) = shared.upgrade() {
+                        s.counters.dropped.fetch_add(1, Relaxed);
+                    }
                 }
             }
         }
     }
-}
-
-/// Reads one QUIC varint from a stream; `Ok(None)` at a clean end of stream.
-async fn read_varint(recv: &mut quinn::RecvStream) -> Result<Option<u64>, ()> {
-    let mut first = [0u8; 1];
-    match recv.read(&mut first).await {
-        Ok(Some(1)) => {}
-        Ok(None) => return Ok(None),
-        _ => return Err(()),
-    }
-    let len = 1usize << (first[0] >> 6);
-    let mut buf = [0u8; 8];
-    buf[0] = first[0];
-    if len > 1 {
-        let rest = buf.get_mut(1..len).ok_or(())?;
-        recv.read_exact(rest).await.map_err(|_| ())?;
-    }
-    varint::read(buf.get(..len).ok_or(())?)
-        .map(|(v, _)| Some(v))
-        .map_err(|_| ())
 }
 
 async fn read_control(

@@ -25,7 +25,7 @@ pub mod close;
 mod conference;
 mod control;
 mod data;
-pub mod data_stream;
+pub use newmedia_proto::data_stream;
 mod member;
 mod node;
 mod path_task;

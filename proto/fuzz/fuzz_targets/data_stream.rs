@@ -3,7 +3,7 @@
 //! re-encoding of every frame that reads.
 
 use libfuzzer_sys::fuzz_target;
-use newmedia_sfu::forward::data_stream::{DataStreamReader, encode_frame};
+use newmedia_proto::data_stream::{DataStreamReader, encode_frame};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&cut, stream)) = data.split_first() else {

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use newmedia_sfu::forward::data_stream::{DataStreamReader, StreamKind, encode_frame};
+//! use newmedia_proto::data_stream::{DataStreamReader, StreamKind, encode_frame};
 //!
 //! let mut stream = vec![StreamKind::Ordered.byte()];
 //! encode_frame(b"message one", &mut stream).unwrap();
@@ -25,8 +25,8 @@
 //! reader.finish().unwrap();
 //! ```
 
+use crate::varint::{self, VarintError};
 use bytes::{Buf, Bytes, BytesMut};
-use newmedia_proto::varint::{self, VarintError};
 use thiserror::Error;
 
 /// Largest message a frame may carry, in bytes (64 KiB).
