@@ -9,6 +9,7 @@
 //! | `relayed <inbound address>` | a TURN2 allocation was made and advertised |
 //! | `joined <conferenceID> <endpointID>` | consent, QUIC connected, the call is set up |
 //! | `migrated <conferenceID> <observed address>` | a new consent for the flow in use |
+//! | `ended <conferenceID> <reason>` | the conference ended or we left it |
 //! | `frame <conferenceID> <sequence> <bytes>` | a video frame arrived (sequence: its first 4 bytes, big-endian) |
 //! | `rebound <address>` | the answer to `rebind` |
 //! | `stats injected=<n> quic_in=<n> stun_answered=<n>` | the answer to `stats` |
@@ -126,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
                     println!("error conference {conference_id} rejected: {reason}");
                 }
                 Some(AgentEvent::Ended { conference_id, reason }) => {
-                    println!("error conference {conference_id} ended: {reason}");
+                    println!("ended {conference_id} {reason}");
                 }
                 Some(AgentEvent::Error(e)) => println!("error {e}"),
                 None => {

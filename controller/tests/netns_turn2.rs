@@ -122,7 +122,10 @@ async fn client_without_inbound_udp_receives_media_through_the_relay() {
             (w[0] == "stats").then(|| w[1].strip_prefix("injected=").unwrap().parse().unwrap())
         })
         .await;
-    assert!(injected >= 20, "relayed packets reached the viewer: {injected}");
+    assert!(
+        injected >= 20,
+        "relayed packets reached the viewer: {injected}"
+    );
     assert!(dropped_udp(&ns) > 0, "direct UDP to the viewer was dropped");
     let node = stack.sfu.snowflake.snapshot();
     assert!(node.downlinks_installed >= 1, "{node:?}");

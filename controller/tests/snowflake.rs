@@ -235,7 +235,11 @@ async fn relay_client_round(
     node: &mut FakeNode,
     alice: &mut TestClient,
     paths: usize,
-) -> (u64, Vec<CheckCommand>, Vec<newmedia_proto::signaling::rest::NodeCheckCommand>) {
+) -> (
+    u64,
+    Vec<CheckCommand>,
+    Vec<newmedia_proto::signaling::rest::NodeCheckCommand>,
+) {
     let id = conference(c, &["alice"]).await;
     let p = next_proposal(&mut alice.ws).await;
     alice.ws.accept(&p.proposal_id).unwrap();
@@ -322,7 +326,12 @@ async fn a_relay_clients_direct_path_is_consented_only_after_its_downlink_check(
     node_reports(&c, "sfu-1", direct_up, "127.0.0.1:40001", &up_secret).await;
     // Once the client reports the direct downlink check, the direct path is consented, and
     // the node is not asked to redirect anything.
-    client_reports(&alice, "127.0.0.1:4433", "127.0.0.1:40001", &HexSecret(vec![2; 16]));
+    client_reports(
+        &alice,
+        "127.0.0.1:4433",
+        "127.0.0.1:40001",
+        &HexSecret(vec![2; 16]),
+    );
     let consent = next_where(&mut alice.ws, |e| match e {
         SignalingEvent::Consent(c) => Some(c),
         _ => None,
@@ -368,7 +377,12 @@ async fn a_relay_path_completing_after_consent_installs_no_downlink() {
     // The direct path completes first and wins.
     let secret = HexSecret(vec![1; 16]);
     node_reports(&c, "sfu-1", &direct_up, "127.0.0.1:40001", &secret).await;
-    client_reports(&alice, "127.0.0.1:4433", "127.0.0.1:40001", &HexSecret(vec![2; 16]));
+    client_reports(
+        &alice,
+        "127.0.0.1:4433",
+        "127.0.0.1:40001",
+        &HexSecret(vec![2; 16]),
+    );
     let consent = next_where(&mut alice.ws, |e| match e {
         SignalingEvent::Consent(c) => Some(c),
         _ => None,
@@ -377,8 +391,20 @@ async fn a_relay_path_completing_after_consent_installs_no_downlink() {
     assert_eq!(consent.check_id, direct_up.check_id);
     // Then the relay path completes: it worked (history), but it lost the round, so the node
     // must not send the client's packets through the relay.
-    node_reports(&c, "sfu-1", &relay_up, "127.0.0.1:40001", &HexSecret(vec![3; 16])).await;
-    client_reports(&alice, "127.0.0.1:4433", "127.0.0.9:50000", &HexSecret(vec![4; 16]));
+    node_reports(
+        &c,
+        "sfu-1",
+        &relay_up,
+        "127.0.0.1:40001",
+        &HexSecret(vec![3; 16]),
+    )
+    .await;
+    client_reports(
+        &alice,
+        "127.0.0.1:4433",
+        "127.0.0.9:50000",
+        &HexSecret(vec![4; 16]),
+    );
     // The WebSocket is handled in order: the pong comes after the report was.
     alice
         .ws

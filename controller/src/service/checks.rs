@@ -142,15 +142,13 @@ impl Service {
                 transaction_id: random_transaction_id(),
             };
             let downlink = match &path.relay {
-                Some(relay) => {
-                    snowflake::rank::address_of(relay).map(|relay_addr| DownlinkCheck {
-                        check_id: format!("{path_id}.d"),
-                        from: to.clone(),
-                        to: relay_addr.clone(),
-                        stun_secret: relay.stun_secret.clone(),
-                        redirect: true,
-                    })
-                }
+                Some(relay) => snowflake::rank::address_of(relay).map(|relay_addr| DownlinkCheck {
+                    check_id: format!("{path_id}.d"),
+                    from: to.clone(),
+                    to: relay_addr.clone(),
+                    stun_secret: relay.stun_secret.clone(),
+                    redirect: true,
+                }),
                 None if advertises_relay => Some(DownlinkCheck {
                     check_id: format!("{path_id}.d"),
                     from: to.clone(),

@@ -172,10 +172,22 @@ impl Netns {
         );
         run(
             "ip",
-            &["addr", "add", &format!("{}.1/24", ns.net), "dev", &ns.outer_dev],
+            &[
+                "addr",
+                "add",
+                &format!("{}.1/24", ns.net),
+                "dev",
+                &ns.outer_dev,
+            ],
         );
         run("ip", &["link", "set", &ns.outer_dev, "up"]);
-        ns.ip(&["addr", "add", &format!("{}.2/24", ns.net), "dev", &ns.inner_dev]);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("{}.2/24", ns.net),
+            "dev",
+            &ns.inner_dev,
+        ]);
         ns.ip(&["link", "set", &ns.inner_dev, "up"]);
         ns.ip(&["link", "set", "lo", "up"]);
         ns
@@ -281,11 +293,15 @@ pub fn netns_agent() -> PathBuf {
 
 /// The `newmedia-sfu` binary.
 pub fn sfu_binary() -> PathBuf {
-    artifact("newmedia-sfu", "cargo build -p newmedia-sfu --bin newmedia-sfu")
+    artifact(
+        "newmedia-sfu",
+        "cargo build -p newmedia-sfu --bin newmedia-sfu",
+    )
 }
 
-/// A child process with line-oriented stdout (each line also echoed to the test's stderr
-/// with its tag, for the log of a failed run) and stdin. Killed on drop.
+/// A child process with line-oriented stdout (each line but `frame` lines, or every line
+/// with `E2E_ALL_LINES` set, also echoed to the test's stderr, for the log of a failed run)
+/// and stdin. Killed on drop.
 pub struct Helper {
     child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
@@ -306,7 +322,7 @@ impl Helper {
         tokio::spawn(async move {
             let mut reader = tokio::io::BufReader::new(stdout).lines();
             while let Ok(Some(line)) = reader.next_line().await {
-                if !line.starts_with("frame ") {
+                if std::env::var_os("E2E_ALL_LINES").is_some() || !line.starts_with("frame ") {
                     eprintln!("[helper] {line}");
                 }
                 if tx.send(line).is_err() {
@@ -467,7 +483,11 @@ pub async fn receive(sub: &mut CallSubscription, n: usize) -> Vec<u32> {
         let f = within("a video frame", sub.subscription.next_frame())
             .await
             .expect("the subscription ended");
-        assert_eq!(&f.payload[..], &frame(seq_of(&f.payload))[..], "frame intact");
+        assert_eq!(
+            &f.payload[..],
+            &frame(seq_of(&f.payload))[..],
+            "frame intact"
+        );
         got.push(seq_of(&f.payload));
     }
     got
