@@ -110,9 +110,7 @@ async fn a_call_moves_to_another_node_when_its_node_is_killed() {
     let killed_at = next.load(Ordering::Relaxed);
 
     // Both agents are proposed the other node, and join there.
-    let (_, mut alice_call) = within("alice's new call", alice.next_call())
-        .await
-        .unwrap();
+    let (_, mut alice_call) = within("alice's new call", alice.next_call()).await.unwrap();
     let (_, mut bob_call) = within("bob's new call", bob.next_call()).await.unwrap();
     drop(sending);
     drop(alice_call.take_subscriptions());
@@ -127,7 +125,10 @@ async fn a_call_moves_to_another_node_when_its_node_is_killed() {
     let view = rest.conference(state.conference_id).await.unwrap();
     assert_ne!(view.node_id, first_node, "placed again on the other node");
     assert_eq!(view.placements, 2);
-    assert!(view.parties.iter().all(|p| p.consented.is_some()), "{view:?}");
+    assert!(
+        view.parties.iter().all(|p| p.consented.is_some()),
+        "{view:?}"
+    );
     let dead = controller.service.node_list().await.unwrap();
     assert!(
         dead.nodes

@@ -54,7 +54,10 @@ async fn agents_on_two_controllers_sharing_redis_exchange_media() {
     within("the node at controller two", async {
         loop {
             if let Ok(list) = two.service.node_list().await
-                && list.nodes.iter().any(|n| n.node_id == "sfu-redis" && n.alive)
+                && list
+                    .nodes
+                    .iter()
+                    .any(|n| n.node_id == "sfu-redis" && n.alive)
             {
                 return;
             }

@@ -32,7 +32,7 @@ async fn a_client_whose_address_changes_keeps_receiving_media() {
     }
     logs();
     let agent_bin = netns_agent();
-    let ns = Netns::create("move", 2);
+    let ns = Netns::create("move");
     // The old address goes away while the new one, in the same subnet, stays: it must be
     // promoted rather than removed with it.
     ns.exec(

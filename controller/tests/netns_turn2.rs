@@ -45,8 +45,15 @@ async fn client_without_inbound_udp_receives_media_through_the_relay() {
         return;
     }
     logs();
+    assert!(
+        std::process::Command::new("iptables")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "iptables is needed to drop the namespace's inbound UDP (.ci/setup installs it)"
+    );
     let agent_bin = netns_agent();
-    let ns = Netns::create("turn", 1);
+    let ns = Netns::create("turn");
     ns.exec("iptables", &["-A", "INPUT", "-p", "udp", "-j", "DROP"]);
 
     // Controller, node and relay on the root end of the veth, reachable from the namespace.

@@ -59,12 +59,12 @@ pub fn capabilities() -> Capabilities {
 
 /// Why a namespace test cannot run here, or `None` when it can (root, `ip netns` works).
 pub fn netns_unavailable() -> Option<String> {
-    // SAFETY-free check: root can read /proc/self/status' Uid line.
+    // The effective user ID, from /proc (no libc call needed).
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let uid = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned));
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned));
     if uid.as_deref() != Some("0") {
         return Some("not running as root".to_owned());
     }
@@ -87,7 +87,12 @@ pub fn netns_or_skip(test: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{test}: cannot run network namespace tests in CI: {reason}");
     }
-    eprintln!("SKIPPED {test}: needs root and `ip netns` ({reason})");
+    // Straight to the stream, past the test harness's capture, so the skip is seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: needs root and `ip netns` ({reason})"
+    );
     false
 }
 
@@ -125,7 +130,8 @@ const NETNS_PREFIX: &str = "nmtest-";
 /// when the test fails). The root end gets `<net>.1/24`, the namespace end `<net>.2/24`.
 ///
 /// `net` is a /24 of 198.18.0.0/15, the range set aside for benchmarking tests (RFC 2544):
-/// no real host has it, and only these two ends carry it.
+/// no real host has it, and only these two ends carry it. Each namespace takes a /24 no
+/// interface of the root namespace uses yet, so tests running at once do not collide.
 pub struct Netns {
     pub name: String,
     /// The veth end inside the namespace.
@@ -137,16 +143,16 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Creates the namespace `nmtest-<tag>-<pid>` and its veth pair on `198.18.<n>.0/24`.
-    /// Namespaces left by an earlier run that was killed are removed first.
-    pub fn create(tag: &str, n: u8) -> Self {
+    /// Creates the namespace `nmtest-<tag>-<pid>` and its veth pair on a free /24 of
+    /// 198.18.0.0/15. Namespaces left by an earlier run that was killed are removed first.
+    pub fn create(tag: &str) -> Self {
         remove_stale_namespaces();
         let pid = std::process::id();
         let name = format!("{NETNS_PREFIX}{tag}-{pid}");
         // Interface names have at most 15 characters.
         let outer_dev = format!("nm{tag:.3}o{}", pid % 100_000);
         let inner_dev = format!("nm{tag:.3}i{}", pid % 100_000);
-        let net = format!("198.18.{n}");
+        let net = free_net(pid);
         run("ip", &["netns", "add", &name]);
         // From here on, drop removes whatever was made.
         let ns = Self {
@@ -243,6 +249,17 @@ impl Drop for Netns {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// A `198.18.x`/`198.19.x` /24 (without the last octet) that no root namespace address is
+/// in, starting from one picked by `seed`.
+fn free_net(seed: u32) -> String {
+    let used = output("ip", &["-o", "-4", "addr", "show"]);
+    (0..510u32)
+        .map(|i| (seed + i) % 510 + 1)
+        .map(|k| format!("198.{}.{}", 18 + k / 256, k % 256))
+        .find(|net| !used.contains(&format!(" {net}.")))
+        .expect("a free /24 in 198.18.0.0/15")
 }
 
 /// Removes `nmtest-*-<pid>` namespaces whose process is gone (a run killed before its
