@@ -63,7 +63,7 @@ async fn a_call_moves_to_another_node_when_its_node_is_killed() {
     logs();
     let controller = newmedia_controller::start(config()).await.unwrap();
     let url = controller.url();
-    let mut nodes = vec![
+    let mut nodes = [
         ("sfu-a", SfuProcess::start("sfu-a", &url)),
         ("sfu-b", SfuProcess::start("sfu-b", &url)),
     ];
