@@ -104,7 +104,8 @@ pub enum AgentEvent {
         /// The relays it offered.
         relays: Vec<RelayInfo>,
     },
-    /// A relay allocation was made and advertised.
+    /// A relay allocation was made and advertised (the `Welcome` that follows is the
+    /// controller's answer to that advertisement).
     Relayed(Allocation),
     /// A proposal was rejected whole (we told the controller).
     Rejected {
@@ -442,9 +443,11 @@ impl Driver {
                     }
                 }));
                 self.relay = Some(relay);
-                self.emit(AgentEvent::Relayed(allocation));
-                if let Err(e) = self.advertise() {
-                    self.emit(AgentEvent::Error(e.to_string()));
+                // Advertised first: `Relayed` says the relay candidate is on its way to the
+                // controller (whose next `welcome` confirms it took it).
+                match self.advertise() {
+                    Ok(()) => self.emit(AgentEvent::Relayed(allocation)),
+                    Err(e) => self.emit(AgentEvent::Error(e.to_string())),
                 }
             }
             Err(e) => self.emit(AgentEvent::Error(format!("relay allocation failed: {e}"))),

@@ -95,6 +95,12 @@ async fn client_without_inbound_udp_receives_media_through_the_relay() {
         })
         .await;
     assert_eq!(inbound.ip(), host, "the allocation is on the node's relay");
+    // The controller's answer to the advertisement with the relay candidate.
+    viewer
+        .until("the welcome of the relay advertisement", |w| {
+            (w[0] == "welcome").then_some(())
+        })
+        .await;
 
     let state = rest
         .create_conference(&CreateConference {
@@ -148,7 +154,7 @@ async fn client_without_inbound_udp_receives_media_through_the_relay() {
         .history(&format!("v4:{}.0/24", ns.net))
         .await
         .unwrap();
-    assert_eq!(history["relay>local"].successes, 1, "{history:?}");
+    assert!(history["relay>local"].successes >= 1, "{history:?}");
     let view = rest.conference(state.conference_id).await.unwrap();
     let consented = view
         .parties
