@@ -14,8 +14,9 @@
 //!    the [`Call`] as [`AgentEvent::Joined`].
 //!
 //! When the local address changes ([`Agent::rebind`]), the socket moves (QUIC migrates the
-//! flows on it), the new candidates are advertised, and the controller's new checks and
-//! consent confirm the new pair. When the controller sends a new proposal for a conference
+//! flows on it), the controller connection is opened again from the new network (the old
+//! one's TCP connection ends with the old address), the new candidates are advertised on it,
+//! and the controller's new checks and consent confirm the new pair. When the controller sends a new proposal for a conference
 //! (its node failed and it was placed again), the agent joins it on the new node and hands
 //! over the new call.
 //!
@@ -103,7 +104,8 @@ pub enum AgentEvent {
         /// The relays it offered.
         relays: Vec<RelayInfo>,
     },
-    /// A relay allocation was made and advertised.
+    /// A relay allocation was made and advertised (the `Welcome` that follows is the
+    /// controller's answer to that advertisement).
     Relayed(Allocation),
     /// A proposal was rejected whole (we told the controller).
     Rejected {
@@ -225,9 +227,10 @@ impl Agent {
         }
     }
 
-    /// Moves the client to a new local address (a network change): its flows migrate, and
-    /// the new candidates are advertised so the controller checks the new pairs. Returns the
-    /// new local address.
+    /// Moves the client to a new local address (a network change): its flows migrate, the
+    /// controller connection is opened again (from the new network), and the new candidates
+    /// are advertised on it so the controller checks the new pairs. Returns the new local
+    /// address.
     pub async fn rebind(&self, addr: SocketAddr) -> Result<SocketAddr, AgentError> {
         let (tx, rx) = oneshot::channel();
         self.commands
@@ -286,7 +289,7 @@ impl Driver {
                 }
                 command = commands.recv() => match command {
                     Some(Command::Rebind(addr, done)) => {
-                        let result = self.rebind(addr);
+                        let result = self.rebind(addr).await;
                         let _ = done.send(result);
                     }
                     None => return,
@@ -351,8 +354,21 @@ impl Driver {
         Ok(())
     }
 
-    fn rebind(&mut self, addr: SocketAddr) -> Result<SocketAddr, AgentError> {
+    /// Moves the socket, then opens a new controller connection before advertising the new
+    /// candidates: the WebSocket's TCP connection went out from the old network and dies
+    /// with its address, so the new checks and consent would never arrive on it. If the new
+    /// connection cannot be opened, the old one is kept (it may still work) and the failure
+    /// is reported as an [`AgentEvent::Error`].
+    async fn rebind(&mut self, addr: SocketAddr) -> Result<SocketAddr, AgentError> {
         let new = self.client.endpoint().rebind(addr)?;
+        let url = crate::signaling::ws_url(&self.config.controller);
+        match SignalingClient::connect(&url, &self.config.token).await {
+            // The old connection closes as it is dropped.
+            Ok(signaling) => self.signaling = signaling,
+            Err(e) => self.emit(AgentEvent::Error(format!(
+                "cannot reconnect to the controller after the address change: {e}"
+            ))),
+        }
         self.advertise()?;
         Ok(new)
     }
@@ -427,9 +443,11 @@ impl Driver {
                     }
                 }));
                 self.relay = Some(relay);
-                self.emit(AgentEvent::Relayed(allocation));
-                if let Err(e) = self.advertise() {
-                    self.emit(AgentEvent::Error(e.to_string()));
+                // Advertised first: `Relayed` says the relay candidate is on its way to the
+                // controller (whose next `welcome` confirms it took it).
+                match self.advertise() {
+                    Ok(()) => self.emit(AgentEvent::Relayed(allocation)),
+                    Err(e) => self.emit(AgentEvent::Error(e.to_string())),
                 }
             }
             Err(e) => self.emit(AgentEvent::Error(format!("relay allocation failed: {e}"))),

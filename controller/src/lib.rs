@@ -14,7 +14,8 @@
 //!   that misses 3 heartbeats is dead: its conferences are placed again and every party gets a
 //!   new proposal ([`service`]).
 //! - **Snowflake.** After a party accepts, the controller orders checks of the best-ranked
-//!   paths (uplink over the WebSocket, downlink through the node for relay candidates),
+//!   paths (uplink over the WebSocket, downlink through the node for relay candidates and,
+//!   for a client that advertises a relay, for its direct paths too),
 //!   matches the receivers' reports and gives the sender the secret (`consent`); a new
 //!   advertisement with other candidates starts a new round. Only after consent does the SDK
 //!   send media on a pair.

@@ -165,17 +165,29 @@ pub struct UplinkCheck {
     pub transaction_id: HexTransactionId,
 }
 
-/// The downlink half of a relay path: the node sends a STUN2 request to the client's relay.
+/// The downlink half of a path: the node sends a STUN2 request to the client's relay (a relay
+/// path) or, for a client that advertised a relay, to the client candidate of a direct path
+/// (proving that the client receives the node's UDP there before it is consented).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownlinkCheck {
     /// Check ID sent to the node.
     pub check_id: String,
     /// The node candidate it is sent from.
     pub from: Address,
-    /// The client's relay candidate.
+    /// The client candidate it is sent to: the relay candidate of a relay path, else the
+    /// path's own client candidate.
     pub to: Address,
-    /// The relay candidate's STUN2 secret.
+    /// That candidate's STUN2 secret.
     pub stun_secret: String,
+    /// Whether the node redirects the client's traffic to `to` once the path wins
+    /// (`POST /v1/downlinks`): true for a relay path, false for a direct one. Records
+    /// written before the field existed are relay paths.
+    #[serde(default = "redirect_default")]
+    pub redirect: bool,
+}
+
+fn redirect_default() -> bool {
+    true
 }
 
 /// One Snowflake path being checked: an uplink check and, through a relay, a downlink check.

@@ -160,10 +160,11 @@ async fn relay_path_installs_the_downlink_before_consent() {
     let p = next_proposal(&mut alice.ws).await;
     alice.ws.accept(&p.proposal_id).unwrap();
 
-    // Two paths: the reflexive one and the relay one (uplink from the reflexive base).
+    // Two paths: the reflexive one and the relay one (uplink from the reflexive base). A
+    // client with a relay gets a downlink check on its direct path too (below).
     let downlink = node
         .next_call(|c| match c {
-            NodeCall::Check(cmd) => Some(cmd),
+            NodeCall::Check(cmd) if cmd.to.as_str() == "127.0.0.9:50000" => Some(cmd),
             _ => None,
         })
         .await;
@@ -224,6 +225,205 @@ async fn relay_path_installs_the_downlink_before_consent() {
     })
     .await;
     assert_eq!(err.code, "unknown_check");
+    c.shutdown().await;
+}
+
+/// A conference of `alice` alone, her proposal accepted; returns the checks the controller
+/// ordered of her (uplinks) and of the node (downlinks), `paths` of each.
+async fn relay_client_round(
+    c: &newmedia_controller::RunningController,
+    node: &mut FakeNode,
+    alice: &mut TestClient,
+    paths: usize,
+) -> (
+    u64,
+    Vec<CheckCommand>,
+    Vec<newmedia_proto::signaling::rest::NodeCheckCommand>,
+) {
+    let id = conference(c, &["alice"]).await;
+    let p = next_proposal(&mut alice.ws).await;
+    alice.ws.accept(&p.proposal_id).unwrap();
+    let mut downlinks = Vec::new();
+    while downlinks.len() < paths {
+        downlinks.push(
+            node.next_call(|c| match c {
+                NodeCall::Check(cmd) => Some(cmd),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    let mut uplinks = Vec::new();
+    while uplinks.len() < paths {
+        uplinks.push(next_check(alice).await);
+    }
+    (id, uplinks, downlinks)
+}
+
+/// The client reports a downlink check it received.
+fn client_reports(alice: &TestClient, from: &str, to: &str, secret: &HexSecret) {
+    alice
+        .ws
+        .check_received(CheckReceived {
+            from: Address::parse(from).unwrap(),
+            to: Address::parse(to).unwrap(),
+            transaction_id: HexTransactionId([5; 12]),
+            sender_secret: secret.clone(),
+        })
+        .unwrap();
+}
+
+/// The node calls up to the next `DeleteConference` (ending the conference is the barrier
+/// that shows what the node was asked before).
+async fn calls_until_end(
+    c: &newmedia_controller::RunningController,
+    node: &mut FakeNode,
+    id: u64,
+) -> Vec<NodeCall> {
+    app(c).end(id).await.unwrap();
+    let mut calls = Vec::new();
+    node.next_call(|call| match call {
+        NodeCall::DeleteConference(_) => Some(()),
+        other => {
+            calls.push(other);
+            None
+        }
+    })
+    .await;
+    calls
+}
+
+#[tokio::test]
+async fn a_relay_clients_direct_path_is_consented_only_after_its_downlink_check() {
+    let c = controller().await;
+    let mut node = FakeNode::start("sfu-1", "127.0.0.1:4433").await;
+    register(&c, &node.registration(10, Some("127.0.0.1:4434"))).await;
+    let mut alice = client_at(
+        &c,
+        "alice",
+        1,
+        &[
+            candidate(CandidateKind::Local, "127.0.0.1:40001", "cs1"),
+            candidate(CandidateKind::Relay, "127.0.0.9:50000", "relay-secret"),
+        ],
+    )
+    .await;
+    let (id, uplinks, downlinks) = relay_client_round(&c, &mut node, &mut alice, 2).await;
+    // The direct path's downlink check goes to the client's own candidate, under its secret.
+    let direct = downlinks
+        .iter()
+        .find(|d| d.to.as_str() == "127.0.0.1:40001")
+        .expect("a downlink check on the direct path");
+    assert_eq!(direct.stun_secret, "cs1");
+    let direct_path = direct.check_id.trim_end_matches(".d");
+    let direct_up = uplinks
+        .iter()
+        .find(|u| u.check_id == format!("{direct_path}.u"))
+        .unwrap();
+
+    // The node saw the uplink check, but the client never received the node's: no consent.
+    let up_secret = HexSecret(vec![1; 16]);
+    node_reports(&c, "sfu-1", direct_up, "127.0.0.1:40001", &up_secret).await;
+    // Once the client reports the direct downlink check, the direct path is consented, and
+    // the node is not asked to redirect anything.
+    client_reports(
+        &alice,
+        "127.0.0.1:4433",
+        "127.0.0.1:40001",
+        &HexSecret(vec![2; 16]),
+    );
+    let consent = next_where(&mut alice.ws, |e| match e {
+        SignalingEvent::Consent(c) => Some(c),
+        _ => None,
+    })
+    .await;
+    assert_eq!(consent.check_id, direct_up.check_id);
+    assert!(consent.sender_secret.constant_time_eq(&up_secret));
+    let calls = calls_until_end(&c, &mut node, id).await;
+    assert!(
+        !calls.iter().any(|c| matches!(c, NodeCall::Downlink(_))),
+        "{calls:?}"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_relay_path_completing_after_consent_installs_no_downlink() {
+    let c = controller().await;
+    let mut node = FakeNode::start("sfu-1", "127.0.0.1:4433").await;
+    register(&c, &node.registration(10, Some("127.0.0.1:4434"))).await;
+    let mut alice = client_at(
+        &c,
+        "alice",
+        1,
+        &[
+            candidate(CandidateKind::Local, "127.0.0.1:40001", "cs1"),
+            candidate(CandidateKind::Relay, "127.0.0.9:50000", "relay-secret"),
+        ],
+    )
+    .await;
+    let (id, uplinks, downlinks) = relay_client_round(&c, &mut node, &mut alice, 2).await;
+    let path_of = |to: &str| {
+        let d = downlinks.iter().find(|d| d.to.as_str() == to).unwrap();
+        let path = d.check_id.trim_end_matches(".d").to_owned();
+        uplinks
+            .iter()
+            .find(|u| u.check_id == format!("{path}.u"))
+            .unwrap()
+            .clone()
+    };
+    let (direct_up, relay_up) = (path_of("127.0.0.1:40001"), path_of("127.0.0.9:50000"));
+
+    // The direct path completes first and wins.
+    let secret = HexSecret(vec![1; 16]);
+    node_reports(&c, "sfu-1", &direct_up, "127.0.0.1:40001", &secret).await;
+    client_reports(
+        &alice,
+        "127.0.0.1:4433",
+        "127.0.0.1:40001",
+        &HexSecret(vec![2; 16]),
+    );
+    let consent = next_where(&mut alice.ws, |e| match e {
+        SignalingEvent::Consent(c) => Some(c),
+        _ => None,
+    })
+    .await;
+    assert_eq!(consent.check_id, direct_up.check_id);
+    // Then the relay path completes: it worked (history), but it lost the round, so the node
+    // must not send the client's packets through the relay.
+    node_reports(
+        &c,
+        "sfu-1",
+        &relay_up,
+        "127.0.0.1:40001",
+        &HexSecret(vec![3; 16]),
+    )
+    .await;
+    client_reports(
+        &alice,
+        "127.0.0.1:4433",
+        "127.0.0.9:50000",
+        &HexSecret(vec![4; 16]),
+    );
+    // The WebSocket is handled in order: the pong comes after the report was.
+    alice
+        .ws
+        .send(newmedia_proto::signaling::ClientMessage::Ping(
+            newmedia_proto::signaling::Ping { nonce: None },
+        ))
+        .unwrap();
+    next_where(&mut alice.ws, |e| {
+        matches!(e, SignalingEvent::Pong(_)).then_some(())
+    })
+    .await;
+    let history = c.service.store.history("v4:127.0.0.0/24").await.unwrap();
+    assert_eq!(history["relay>local"].successes, 1, "the relay path worked");
+    assert_eq!(history["local>local"].successes, 1);
+    let calls = calls_until_end(&c, &mut node, id).await;
+    assert!(
+        !calls.iter().any(|c| matches!(c, NodeCall::Downlink(_))),
+        "{calls:?}"
+    );
     c.shutdown().await;
 }
 

@@ -7,10 +7,14 @@
 //! client's WebSocket (with a transaction ID the controller chose, by which the node's
 //! report is matched) and, for a relay path, the downlink one through the node's admin API
 //! (matched by the client, the node address it came from and the relay address it reached).
-//! When every check of a path is reported, the path succeeded: for a relay path the node is
-//! given the downlink secret first (`POST /v1/downlinks`), then the client gets its uplink
-//! consent, but only for the first path of the party's current round. A path not complete
-//! within `check_timeout` failed. Both outcomes go into the client network's history.
+//! A client that advertises a relay candidate may not receive UDP directly, so its direct
+//! paths get a downlink check too, to the path's own client candidate: a direct path is then
+//! consented only when the client proved it receives the node's packets there.
+//! When every check of a path is reported, the path succeeded. Only the first complete path
+//! of the party's current round wins: for a relay path the node is given the downlink secret
+//! first (`POST /v1/downlinks`, so a losing relay path never redirects the node), then the
+//! client gets its uplink consent. A path not complete within `check_timeout` failed. Both
+//! outcomes go into the client network's history.
 
 use super::conferences::conference_lock;
 use super::{Service, now_ms, random_id};
@@ -19,10 +23,21 @@ use crate::model::{DownlinkCheck, PathRecord, UplinkCheck};
 use crate::snowflake::{self, RankInput};
 use newmedia_proto::signaling::rest::{NodeCheckCommand, NodeDownlink};
 use newmedia_proto::signaling::{
-    CheckCommand, CheckReceived, Consent, HexTransactionId, ServerMessage,
+    CandidateKind, CheckCommand, CheckReceived, Consent, HexTransactionId, ServerMessage,
 };
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What became of a path whose checks were all reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Completion {
+    /// It won its round: consented (and its downlink installed).
+    Consented,
+    /// It worked, but its round was consented already or is over.
+    Lost,
+    /// Its downlink could not be installed.
+    Failed,
+}
 
 fn path_lock(id: &str) -> String {
     format!("path:{id}")
@@ -101,8 +116,16 @@ impl Service {
             &node.registration.candidates,
             &input,
         );
-        // One relay path per (relay, node candidate): its downlink check is matched by those
-        // two addresses alone.
+        // A client that advertises a relay says it may not receive UDP directly: its direct
+        // paths are proven in both directions (a downlink check to the path's own candidate)
+        // before one is consented, so the relay path wins when the direct one is blocked.
+        let advertises_relay = client
+            .advertisement
+            .receive_at()
+            .iter()
+            .any(|c| matches!(c.address(), Some((CandidateKind::Relay, _))));
+        // One path per (client candidate, node candidate): its downlink check is matched by
+        // the client and those two addresses alone.
         for path in ranked.into_iter().take(self.config.parallel_checks.max(1)) {
             let (Some(from), Some(to)) = (
                 snowflake::rank::address_of(&path.from),
@@ -118,14 +141,23 @@ impl Service {
                 stun_secret: path.to.stun_secret.clone(),
                 transaction_id: random_transaction_id(),
             };
-            let downlink = path.relay.as_ref().and_then(|relay| {
-                Some(DownlinkCheck {
+            let downlink = match &path.relay {
+                Some(relay) => snowflake::rank::address_of(relay).map(|relay_addr| DownlinkCheck {
                     check_id: format!("{path_id}.d"),
                     from: to.clone(),
-                    to: snowflake::rank::address_of(relay)?.clone(),
+                    to: relay_addr.clone(),
                     stun_secret: relay.stun_secret.clone(),
-                })
-            });
+                    redirect: true,
+                }),
+                None if advertises_relay => Some(DownlinkCheck {
+                    check_id: format!("{path_id}.d"),
+                    from: to.clone(),
+                    to: from.clone(),
+                    stun_secret: path.from.stun_secret.clone(),
+                    redirect: false,
+                }),
+                None => None,
+            };
             let record = PathRecord {
                 path_id: path_id.clone(),
                 conference_id: id,
@@ -288,8 +320,9 @@ impl Service {
         .await
     }
 
-    /// Stores `path` and, when every check of it is reported, finishes it (success) and
-    /// consents. Call under the path lock.
+    /// Stores `path` and, when every check of it is reported, finishes it (success) and,
+    /// if it is the first complete path of the party's current round, installs its downlink
+    /// redirect (relay paths) and consents. Call under the path lock.
     async fn complete(&self, mut path: PathRecord) -> Result<(), ApiError> {
         let ttl = self.config.check_timeout * 2 + Duration::from_secs(5);
         let ready = !path.finished
@@ -304,53 +337,51 @@ impl Service {
         let Some((observed, uplink_secret)) = path.uplink_report.clone() else {
             return Ok(());
         };
-        if let (Some(d), Some(secret)) = (&path.downlink, &path.downlink_report) {
-            let Some(node) = self.store.get_node(&path.node_id).await? else {
-                return Ok(());
-            };
-            let install = NodeDownlink {
-                check_id: d.check_id.clone(),
-                sender_secret: secret.clone(),
-                observed: observed.clone(),
-            };
-            if let Err(e) = self.nodes.downlink(&node.registration, &install).await {
-                tracing::warn!(error = %e, "downlink not installed");
-                self.store
-                    .record_outcome(&path.network_key, &path.pair_type, false, now_ms())
-                    .await?;
-                self.metrics
-                    .check_outcomes
-                    .with_label_values(&["failure"])
-                    .inc();
-                return Ok(());
-            }
-        }
-        self.store
-            .record_outcome(&path.network_key, &path.pair_type, true, now_ms())
-            .await?;
-        self.metrics
-            .check_outcomes
-            .with_label_values(&["success"])
-            .inc();
-
         let id = path.conference_id;
-        let consent = self
+        // Decided under the conference lock: only the round's winner redirects the node (a
+        // losing relay path must not send a client that receives directly through its relay,
+        // nor may two paths completing at once both install).
+        let outcome = self
             .locked(&conference_lock(id), || async {
                 let Some(mut conference) = self.store.get_conference(id).await? else {
-                    return Ok(false);
+                    return Ok(Completion::Lost);
                 };
                 let Some(party) = conference.party_mut(&path.client_id) else {
-                    return Ok(false);
+                    return Ok(Completion::Lost);
                 };
                 if party.generation != path.generation || party.consented.is_some() {
-                    return Ok(false);
+                    return Ok(Completion::Lost);
+                }
+                if let (Some(d), Some(secret)) = (&path.downlink, &path.downlink_report)
+                    && d.redirect
+                {
+                    let Some(node) = self.store.get_node(&path.node_id).await? else {
+                        return Ok(Completion::Failed);
+                    };
+                    let install = NodeDownlink {
+                        check_id: d.check_id.clone(),
+                        sender_secret: secret.clone(),
+                        observed: observed.clone(),
+                    };
+                    if let Err(e) = self.nodes.downlink(&node.registration, &install).await {
+                        tracing::warn!(error = %e, "downlink not installed");
+                        return Ok(Completion::Failed);
+                    }
                 }
                 party.consented = Some(format!("{observed} -> {}", path.uplink.to));
                 self.store.put_conference(&conference).await?;
-                Ok(true)
+                Ok(Completion::Consented)
             })
             .await?;
-        if consent {
+        let success = outcome != Completion::Failed;
+        self.store
+            .record_outcome(&path.network_key, &path.pair_type, success, now_ms())
+            .await?;
+        self.metrics
+            .check_outcomes
+            .with_label_values(&[if success { "success" } else { "failure" }])
+            .inc();
+        if outcome == Completion::Consented {
             self.metrics.consents.inc();
             tracing::info!(conference = id, client = %path.client_id, pair = %path.pair_type, "consent");
             self.hub
