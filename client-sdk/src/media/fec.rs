@@ -47,7 +47,8 @@
 //!    of `F`; send it after the block's source messages (the pacer's video queue is right).
 //! 4. At `encoder.poll_timeout()`: `encoder.handle_timeout(now, &mut |repair| …)`, as in 3,
 //!    so a block that stops filling still gets its repairs within the window. When the
-//!    stream stops, `encoder.flush(…)`.
+//!    stream stops, `encoder.flush(…)`; when a protected encoding restarts (new packetizer,
+//!    sequence IDs from 0), `encoder.restart(geid, …)` before pushing its first message.
 //!
 //! **Subscriber**, for a receive stream of `F` (subscribed like the protected encodings):
 //!
@@ -67,7 +68,9 @@
 //!    `recovery[e].handle_message(seq, now)` (so it is not asked for again); do not report it
 //!    to the [`Reporter`](super::Reporter) (the network lost it) and do not push it to the
 //!    decoder again.
-//! 5. At `decoder.poll_timeout()`: `decoder.handle_timeout(now)`.
+//! 5. At `decoder.poll_timeout()`: `decoder.handle_timeout(now)`. When a protected
+//!    encoding restarts (a message opens with a new salt and sequence IDs start again),
+//!    `decoder.restart(geid)`.
 //!
 //! Retransmission requests race FEC: [`Recovery`](super::Recovery) asks after a reorder
 //! window, while a repair comes up to the FEC window after the block's first message. A

@@ -393,6 +393,25 @@ impl FecDecoder {
         }
     }
 
+    /// The protected encoding restarted (its messages open under a new salt and number
+    /// from 0 again): forgets its source messages and blocks, which would otherwise make the
+    /// new ones look like copies. Fails for an encoding not protected here.
+    pub fn restart(&mut self, protected: GlobalEncodingId) -> Result<(), FecError> {
+        let index = self.stream_index(protected)?;
+        if let Some(stream) = self.streams.get_mut(index) {
+            let old = std::mem::take(stream);
+            for source in old.sources.values() {
+                self.bytes = self.bytes.saturating_sub(source.message.len());
+                self.messages = self.messages.saturating_sub(1);
+            }
+            for block in old.blocks.values() {
+                self.bytes = self.bytes.saturating_sub(block.repair_bytes());
+                self.blocks = self.blocks.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
     fn stream_index(&self, geid: GlobalEncodingId) -> Result<usize, FecError> {
         self.protected
             .iter()

@@ -327,6 +327,26 @@ impl FecEncoder {
         Ok(())
     }
 
+    /// The protected encoding restarted (a new packetizer with a fresh salt numbers its
+    /// messages from 0 again, PROTOCOL.md §5.3): closes its open block, emitting the repairs,
+    /// and accepts any sequence ID next. Fails for an encoding not protected here.
+    pub fn restart(
+        &mut self,
+        protected: GlobalEncodingId,
+        emit: &mut impl FnMut(Repair),
+    ) -> Result<(), FecError> {
+        let index = self
+            .streams
+            .iter()
+            .position(|s| s.protected == protected)
+            .ok_or(FecError::NotProtected(protected))?;
+        self.close(index, emit)?;
+        if let Some(stream) = self.streams.get_mut(index) {
+            stream.next_sequence = None;
+        }
+        Ok(())
+    }
+
     /// Closes stream `index`'s open block, if any, and emits its repairs.
     fn close(&mut self, index: usize, emit: &mut impl FnMut(Repair)) -> Result<(), FecError> {
         let Some(stream) = self.streams.get_mut(index) else {

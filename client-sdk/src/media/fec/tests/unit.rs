@@ -174,8 +174,17 @@ fn gaps_close_blocks_and_stale_or_oversized_messages_are_refused() {
     // 14 was refused, so 15 starts a new block after 13's.
     enc.push(&small(15), t0, &mut |r| repairs.push(r)).unwrap();
     enc.flush(&mut |r| repairs.push(r)).unwrap();
+    // The encoding restarts: sequence IDs from 0 again.
+    enc.push(&small(16), t0, &mut |r| repairs.push(r)).unwrap();
+    enc.restart(geid(), &mut |r| repairs.push(r)).unwrap();
+    enc.push(&small(0), t0, &mut |r| repairs.push(r)).unwrap();
+    enc.flush(&mut |r| repairs.push(r)).unwrap();
+    assert_eq!(
+        enc.restart(geid2(), &mut |_| ()).unwrap_err(),
+        FecError::NotProtected(geid2())
+    );
     let blocks: Vec<_> = repairs.iter().map(|r| r.header.sequences()).collect();
-    assert_eq!(blocks, [10..12, 13..14, 15..16]);
+    assert_eq!(blocks, [10..12, 13..14, 15..16, 16..17, 0..1]);
     for r in &repairs {
         assert!(r.payload.len() <= 600);
     }
@@ -252,6 +261,18 @@ fn restores_when_the_repair_comes_first_and_ignores_late_copies() {
     let s = dec.stats();
     assert_eq!((s.restored, s.blocks_restored, s.duplicates), (4, 1, 2));
     assert_eq!(dec.buffered_messages(), 0);
+    // The encoding restarts with sequence IDs from 0: after restart() they are new again.
+    let again = source(geid(), 3, 10, Algorithm::Null);
+    assert!(feed_source(&mut dec, &again, t0).is_empty());
+    assert_eq!(dec.stats().duplicates, 3);
+    dec.restart(geid()).unwrap();
+    assert_eq!((dec.blocks(), dec.buffered_bytes()), (0, 0));
+    assert!(feed_source(&mut dec, &again, t0).is_empty());
+    assert_eq!(dec.buffered_messages(), 1);
+    assert_eq!(
+        dec.restart(geid2()).unwrap_err(),
+        FecError::NotProtected(geid2())
+    );
 }
 
 #[test]
