@@ -57,7 +57,10 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let geid = GlobalEncodingId::derive(1, 2, 3, 4);
-        let sealer = Sealer::new(MessageKey::derive(Algorithm::Null, b"", 1, 2, geid), [0; 12]);
+        let sealer = Sealer::new(
+            MessageKey::derive(Algorithm::Null, b"", 1, 2, geid),
+            [0; 12],
+        );
         let sources: Vec<Bytes> = (0..18u64)
             .map(|seq| {
                 let mut h = Headers::new(geid, seq);
@@ -109,7 +112,9 @@ fuzz_target!(|data: &[u8]| {
         match op {
             0 | 1 => {
                 let Some(n) = input.byte() else { break };
-                let Some(raw) = input.take(usize::from(n)) else { break };
+                let Some(raw) = input.take(usize::from(n)) else {
+                    break;
+                };
                 genuine = false;
                 let _ = if op == 0 {
                     decoder.push_repair(raw, now, &mut emit)
@@ -126,7 +131,9 @@ fuzz_target!(|data: &[u8]| {
                 let Some(i) = input.byte() else { break };
                 let mut r = fx.repairs[usize::from(i) % fx.repairs.len()].clone();
                 if op == 4 {
-                    let (Some(at), Some(x)) = (input.byte(), input.byte()) else { break };
+                    let (Some(at), Some(x)) = (input.byte(), input.byte()) else {
+                        break;
+                    };
                     let at = usize::from(at) % r.len();
                     r[at] ^= x;
                     genuine &= x == 0;
