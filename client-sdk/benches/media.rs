@@ -8,9 +8,9 @@
 //! - `fec_encode`: that frame's sealed messages -> flex-fec-rs repair payloads at the default
 //!   rule (blocks of 20, 20 % overhead: 4 repairs per full block), the publisher's FEC work
 //!   per frame (messages sized so that each repair fits a 1200-byte datagram);
-//! - `fec_decode`: the same messages with the first 4 of every block lost (the most each
-//!   block restores) and all repairs -> the restored sealed messages, the subscriber's FEC
-//!   work per frame at the worst recoverable loss.
+//! - `fec_decode`: the same messages with the first `m` of every block lost (4 of a full
+//!   block: the most each block restores) and all repairs -> the restored sealed messages,
+//!   the subscriber's FEC work per frame at the worst recoverable loss.
 //!
 //! Throughput is reported in frames per second.
 
@@ -189,7 +189,9 @@ fn fec_decode(c: &mut Criterion) {
                 .unwrap();
         }
         enc.flush(&mut |r| repairs.push(r.payload)).unwrap();
-        let lost = |i: usize| i % 20 < 4;
+        // The first m of every block: 4 of a full block of 20, fewer of a short last one.
+        let n = msgs.len();
+        let lost = |i: usize| i % 20 < config.repair_count((n - i / 20 * 20).min(20));
         let expected = (0..msgs.len()).filter(|i| lost(*i)).count();
         let mut dec = FecDecoder::new(FecDecoderConfig::default(), [geid]).unwrap();
         let mut t = now();
