@@ -69,7 +69,7 @@ impl FecEncoderConfig {
 
     /// The longest repair payload in bytes (what fits one message of the FEC encoding): a
     /// source message longer than this minus [`MAX_REPAIR_OVERHEAD`] is refused
-    /// ([`FecError::TooLarge`]), so no repair payload is longer. Default 65 562 (room for
+    /// ([`FecError::TooLarge`]), so no repair payload is longer. Default 65 560 (room for
     /// the longest source message a symbol can carry).
     pub fn max_repair_payload(mut self, bytes: usize) -> Self {
         self.max_repair_payload = bytes;
