@@ -11,6 +11,8 @@
 //! - [`pacer`]: the flow's send pacer (maximum bitrate, audio first, bounded queues) and the
 //!   audio frame pacer (one frame per packet time).
 //! - [`stats`]: the §6.7 send-side metrics.
+//! - [`fec`]: the `flex-fec-rs` FEC stream's repair messages over the sealed messages
+//!   (PROTOCOL.md §16).
 //!
 //! Receiving one encoding, and the endpoint's feedback:
 //!
@@ -22,6 +24,7 @@
 //! - [`report`]: RFC 3550 reception statistics and the one compound, MTU-bounded
 //!   ReceiverReport per endpoint, on a schedule bounded per media type (seed 003).
 //! - [`stats`]: the §6.7 receive-side metrics.
+//! - [`fec`]: restores lost messages from the FEC stream's repairs.
 //!
 //! Sealing and opening are proto's [`Sealer`](newmedia_proto::rtp3::Sealer) and
 //! [`Opener`](newmedia_proto::rtp3::Opener): the packetizer seals, the caller opens each
@@ -46,6 +49,7 @@
 //! `handle_settled` again), the recovery and jitter polls as above, and
 //! `reporter.poll_report(now)`.
 
+pub mod fec;
 pub mod jitter;
 pub mod kind;
 pub mod lipsync;
@@ -56,6 +60,10 @@ pub mod recovery;
 pub mod report;
 pub mod stats;
 
+pub use fec::{
+    FecDecoder, FecDecoderConfig, FecDecoderStats, FecEncoder, FecEncoderConfig, FecEncoderStats,
+    FecError, Repair, RepairHeader, Restored,
+};
 pub use jitter::{JitterBuffer, JitterConfig, JitterError, JitterFrame, JitterStats, PlayoutFrame};
 pub use kind::MediaKind;
 pub use lipsync::{ClockAnchor, PlayoutClock, SyncGroup};
