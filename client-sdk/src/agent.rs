@@ -25,10 +25,10 @@
 //! every relayed packet into the socket, so a client that cannot receive UDP directly still
 //! gets its media.
 
-use crate::client::{Call, Client, ClientError};
+use crate::client::{Call, Client, ClientError, RelayAllocation, TurnServer};
 use crate::control::{AppliedProposal, ProposalRejection};
 use crate::identity::Fingerprint;
-use crate::relay::{Allocation, RelayClient, RelayConfig, RelayError};
+use crate::relay::{Allocation, RelayConfig, RelayError};
 use crate::signaling::{SignalingClient, SignalingClientError, SignalingEvent};
 use crate::transport::{FlowOptions, ReceivedCheck, TransportError};
 use newmedia_proto::control::{Capabilities as ControlCaps, Hello};
@@ -187,7 +187,6 @@ impl Agent {
             checks: HashMap::new(),
             joined: HashMap::new(),
             relay: None,
-            relay_packets: None,
         };
         driver.advertise()?;
         let task = tokio::spawn(driver.run(commands_rx));
@@ -262,16 +261,7 @@ struct Driver {
     checks: HashMap<String, SentCheck>,
     /// Conference -> the SFU address its call's flow goes to.
     joined: HashMap<u64, SocketAddr>,
-    relay: Option<RelayClient>,
-    relay_packets: Option<JoinHandle<()>>,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if let Some(pump) = self.relay_packets.take() {
-            pump.abort();
-        }
-    }
+    relay: Option<RelayAllocation>,
 }
 
 impl Driver {
@@ -329,7 +319,7 @@ impl Driver {
                 secret.clone(),
             ));
         }
-        if let Some(a) = self.relay.as_ref().and_then(RelayClient::allocation) {
+        if let Some(a) = self.relay.as_ref().and_then(|r| r.relay().allocation()) {
             out.push(Candidate::new(
                 CandidateKind::Relay,
                 Address::new(a.inbound),
@@ -422,26 +412,17 @@ impl Driver {
             )));
             return;
         };
-        let identity = self.client.identity().clone();
-        let connected = RelayClient::connect(
-            &identity,
-            info.service.socket_addr(),
-            Fingerprint(pin),
-            &self.config.relay_config,
-        )
-        .await;
-        match connected {
-            Ok((relay, mut packets)) => {
-                let Some(allocation) = relay.allocation() else {
-                    return;
-                };
-                let injector = self.client.endpoint().injector();
-                let via = allocation.inbound;
-                self.relay_packets = Some(tokio::spawn(async move {
-                    while let Some((source, packet)) = packets.recv().await {
-                        injector.inject(source, via, packet);
-                    }
-                }));
+        let server = TurnServer {
+            service: info.service.socket_addr(),
+            fingerprint: Fingerprint(pin),
+        };
+        match self
+            .client
+            .allocate_relay(&server, &self.config.relay_config)
+            .await
+        {
+            Ok(relay) => {
+                let allocation = relay.allocation();
                 self.relay = Some(relay);
                 // Advertised first: `Relayed` says the relay candidate is on its way to the
                 // controller (whose next `welcome` confirms it took it).

@@ -11,6 +11,7 @@ use crate::control::{
 use crate::identity::{Fingerprint, Identity, IdentityError};
 use crate::media::EncodingIds;
 use crate::media::{MediaKind, Reporter, ReporterConfig, ReporterStats, SyncGroup};
+use crate::relay::{Allocation, RelayClient, RelayConfig, RelayError};
 use crate::session::Playout;
 use crate::session::{
     AudioSendSettings, DataPublisher, KeyRing, Publisher, PublisherKind, PublisherSecret,
@@ -60,6 +61,33 @@ pub struct TurnServer {
     pub service: SocketAddr,
     /// SHA-256 of the relay's certificate.
     pub fingerprint: Fingerprint,
+}
+
+/// A TURN2 allocation whose relayed packets are fed into the client's socket (draft §3.3,
+/// §6.1). Dropping it releases the allocation and stops the feed.
+#[derive(Debug)]
+pub struct RelayAllocation {
+    relay: RelayClient,
+    allocation: Allocation,
+    feed: tokio::task::JoinHandle<()>,
+}
+
+impl RelayAllocation {
+    /// The allocation: its `inbound` address is the `relay` candidate to advertise.
+    pub fn allocation(&self) -> Allocation {
+        self.allocation
+    }
+
+    /// The relay client (refresh, close, counters).
+    pub fn relay(&self) -> &RelayClient {
+        &self.relay
+    }
+}
+
+impl Drop for RelayAllocation {
+    fn drop(&mut self) {
+        self.feed.abort();
+    }
 }
 
 /// Gathering state (draft §6.5).
@@ -267,6 +295,49 @@ impl Client {
         let result = self.endpoint.reflexive_address(server, secret).await;
         self.gathering.send_replace(GatheringState::Complete);
         Ok(result?)
+    }
+
+    /// Allocates at the TURN2 server (draft §6.1 "set the IP, port, and credential for each
+    /// TURN2 server"; our certificate is the credential) and feeds every relayed packet into
+    /// our socket, so QUIC and STUN2 work through the relay. A bad credential (a fingerprint
+    /// the relay does not know, or another one) is an error with
+    /// [`RelayError::is_bad_credential`].
+    pub async fn allocate_relay(
+        &self,
+        server: &TurnServer,
+        config: &RelayConfig,
+    ) -> Result<RelayAllocation, RelayError> {
+        self.gathering.send_replace(GatheringState::Gathering);
+        let connected =
+            RelayClient::connect(self.identity(), server.service, server.fingerprint, config).await;
+        self.gathering.send_replace(GatheringState::Complete);
+        let (relay, mut packets) = connected?;
+        let allocation = relay.allocation().ok_or(RelayError::Closed)?;
+        let injector = self.endpoint.injector();
+        let via = allocation.inbound;
+        let feed = tokio::spawn(async move {
+            while let Some((source, packet)) = packets.recv().await {
+                injector.inject(source, via, packet);
+            }
+        });
+        Ok(RelayAllocation {
+            relay,
+            allocation,
+            feed,
+        })
+    }
+
+    /// Allocates at every configured TURN2 server ([`ClientConfig::turn_servers`]), in order;
+    /// each result separately, so one bad server does not hide the others.
+    pub async fn allocate_configured_relays(
+        &self,
+        config: &RelayConfig,
+    ) -> Vec<Result<RelayAllocation, RelayError>> {
+        let mut out = Vec::new();
+        for server in &self.config.turn_servers {
+            out.push(self.allocate_relay(server, config).await);
+        }
+        out
     }
 
     /// Gathering state (draft §6.5), updated as candidates are gathered.

@@ -1,21 +1,28 @@
 //! # newmedia-client
 //!
-//! The client SDK conference apps embed (draft §6): control APIs, transport, publishing and
-//! subscribing. This crate is being built up; what is here today:
+//! The client SDK conference apps embed: the control API of draft §6, the QUIC transport,
+//! publishing and subscribing RTP3 media through an SFU, and a client the controller drives.
+//! [`control_api`] maps every item of draft §6 to its API, with runnable examples.
 //!
-//! - [`codec`]: codec helpers that turn real bitstreams into frames the SDK can publish, the
-//!   G.711 codec, Opus (packet parsing; encode/decode over libopus with the default
-//!   `libopus` feature), Ogg, and lossless framing of H.264, AV1/IVF, Ogg Opus and µ-law
-//!   files with the side information that rebuilds them (draft §5.5; PROTOCOL.md §15).
-//! - [`control`]: the control API data model (draft §6): capabilities, the advertisement made
-//!   from them, and applying a proposal whole or rejecting it whole.
-//! - [`media`]: the sans-IO media pipeline (draft §5, §6.4, §6.7): packetizer and send
-//!   pacer; reassembler, loss recovery, jitter buffer and lip sync; receiver reports and
-//!   stream metrics.
-//! - [`signaling`]: the controller's WebSocket client (advertisement, proposals, Snowflake
-//!   commands) and a REST client for apps (tokens, conferences, endpoints).
-//! - [`relay`]: the TURN2 relay client: an allocation, refreshed, whose relayed datagrams
-//!   arrive as `(source, packet)` for the transport to inject.
+//! - [`agent`]: [`Agent`](agent::Agent), a client driven by the controller: advertisement,
+//!   proposals accepted or rejected whole, Snowflake checks and consent, TURN2, migration.
+//! - [`client`]: [`Client`](client::Client) (identity, capabilities, endpoint) and the
+//!   [`Call`](client::Call) a proposal becomes: publishers and subscriptions on one flow.
+//! - [`session`]: publishers (packetize, seal, pace) and subscriptions (open, reassemble,
+//!   recover losses, jitter buffer, lip sync), data publishers, per-stream settings.
+//! - [`transport`]: the UDP socket QUIC and STUN2 share (with relay injection), flows to SFUs
+//!   with pinned fingerprints, STUN2 checks, rebinding.
+//! - [`relay`]: the TURN2 relay client.
+//! - [`signaling`]: the controller's WebSocket client and a REST client for apps.
+//! - [`media`]: the sans-IO media pipeline (draft §5, §6.4, §6.7): packetizer, pacer, FEC,
+//!   reassembler, recovery, jitter buffer, lip sync, receiver reports, stream statistics.
+//! - [`codec`]: G.711 (bit-exact with ffmpeg), Opus (packet parsing; encode/decode over
+//!   libopus with the default `libopus` feature), Ogg, the data codec, H.264 and AV1 frame
+//!   parsers, and lossless framing of H.264, AV1/IVF, Ogg Opus and µ-law files with the side
+//!   information that rebuilds them (draft §5.5; PROTOCOL.md §15).
+//! - [`control`]: capabilities, the advertisement made from them, applying a proposal whole.
+//! - [`identity`], [`tls`]: the endpoint's certificate and the pinned-fingerprint TLS.
+//! - [`clock`]: the one place the async shell reads clocks.
 //!
 //! What it does not do: capture or render media, or encode and decode video (apps bring their
 //! encoder; the SDK packetizes, protects and transports what it produces).
@@ -27,6 +34,7 @@ pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod control;
+pub mod control_api;
 pub mod identity;
 pub mod media;
 pub mod relay;

@@ -77,14 +77,59 @@ impl ServerCertVerifier for PinnedServer {
     }
 }
 
+/// The TLS 1.3 cipher suite a flow uses (draft §6.3 "encryption algorithm to use"): what
+/// protects the hop (QUIC packets); RTP3 messages are protected end to end by their own AEAD
+/// whatever this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowCipher {
+    /// TLS_AES_128_GCM_SHA256.
+    Aes128Gcm,
+    /// TLS_AES_256_GCM_SHA384.
+    Aes256Gcm,
+    /// TLS_CHACHA20_POLY1305_SHA256 (faster without AES instructions).
+    ChaCha20Poly1305,
+}
+
+impl FlowCipher {
+    fn suite(self) -> rustls::SupportedCipherSuite {
+        match self {
+            FlowCipher::Aes128Gcm => ring::cipher_suite::TLS13_AES_128_GCM_SHA256,
+            FlowCipher::Aes256Gcm => ring::cipher_suite::TLS13_AES_256_GCM_SHA384,
+            FlowCipher::ChaCha20Poly1305 => ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        }
+    }
+}
+
 /// A rustls client configuration presenting `identity` and pinning `pin`, with the given ALPN
-/// protocols.
+/// protocols, offering every TLS 1.3 cipher suite.
 pub fn client_config(
     identity: &Identity,
     pin: Fingerprint,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let provider = Arc::new(ring::default_provider());
+    client_config_with(identity, pin, alpn, None)
+}
+
+/// [`client_config`] preferring `cipher`, when given: it is offered first and the other
+/// suites are withdrawn, except AES-128-GCM, which QUIC needs for its Initial packets (the
+/// SFU picks among what is offered).
+pub fn client_config_with(
+    identity: &Identity,
+    pin: Fingerprint,
+    alpn: &[&[u8]],
+    cipher: Option<FlowCipher>,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let mut provider = ring::default_provider();
+    if let Some(c) = cipher {
+        // Offered first. QUIC protects its Initial packets with AES-128-GCM (RFC 9001 §5),
+        // so that suite stays on offer behind the preferred one.
+        let aes128 = FlowCipher::Aes128Gcm.suite();
+        provider.cipher_suites = vec![c.suite()];
+        if c != FlowCipher::Aes128Gcm {
+            provider.cipher_suites.push(aes128);
+        }
+    }
+    let provider = Arc::new(provider);
     let verifier = PinnedServer {
         pin,
         algorithms: provider.signature_verification_algorithms,
@@ -103,8 +148,9 @@ pub fn client_config(
 pub fn quic_client_config(
     identity: &Identity,
     pin: Fingerprint,
+    cipher: Option<FlowCipher>,
 ) -> Result<Arc<quinn::crypto::rustls::QuicClientConfig>, TlsError> {
-    let config = client_config(identity, pin, &[ALPN])?;
+    let config = client_config_with(identity, pin, &[ALPN], cipher)?;
     quinn::crypto::rustls::QuicClientConfig::try_from(config)
         .map(Arc::new)
         .map_err(|e| TlsError::Quic(e.to_string()))

@@ -248,3 +248,32 @@ async fn a_rebound_endpoint_migrates_its_flow_and_media_continues() {
     assert_eq!(publisher.metrics().five_tuple.local.port(), after.port());
     assert_eq!(publisher.metrics().state, ConnectivityState::Connected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_can_prefer_a_cipher_suite() {
+    let sfu = sfu().await;
+    for cipher in [
+        newmedia_client::tls::FlowCipher::Aes256Gcm,
+        newmedia_client::tls::FlowCipher::ChaCha20Poly1305,
+    ] {
+        let identity = admit(&sfu, CONF, 7, vec![]);
+        let (endpoint, _) =
+            ClientEndpoint::bind(loopback(), identity, EndpointConfig::default()).unwrap();
+        let options = FlowOptions {
+            cipher: Some(cipher),
+            ..FlowOptions::default()
+        };
+        let flow = within(
+            "connect",
+            endpoint.connect(
+                sfu.media_addr,
+                Fingerprint(sfu.fingerprint),
+                Hello::new(7, Capabilities::NONE),
+                options,
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(flow.metrics().state, ConnectivityState::Connected);
+    }
+}

@@ -38,6 +38,10 @@ pub struct SendStreamMetrics {
     pub messages_sent: u64,
     /// Bits of RTP3 messages sent (headers and tag included).
     pub bits_sent: u64,
+    /// Messages dropped before they left: the flow's pacer queue was full, or the path
+    /// refused the datagram. Loss on the path itself is counted per flow
+    /// ([`FlowMetrics::packets_lost`](crate::transport::FlowMetrics::packets_lost)).
+    pub packets_lost: u64,
     /// Capture time of the last frame sent.
     pub last_capture_time: Option<u64>,
     /// Width of the last video frame, as the application reported it.
@@ -298,8 +302,16 @@ impl Publisher {
             PublisherKind::Video(_) => MediaKind::Video,
             PublisherKind::Data => MediaKind::Data,
         };
+        let mut dropped = 0;
         for d in datagrams.iter() {
-            self.inner.flow.send_media(kind, d.clone())?;
+            if !self.inner.flow.send_media(kind, d.clone())? {
+                dropped += 1;
+            }
+        }
+        if dropped > 0
+            && let Ok(mut s) = self.inner.state.lock()
+        {
+            s.metrics.packets_lost += dropped;
         }
         Ok(datagrams.len())
     }

@@ -285,7 +285,7 @@ impl ClientEndpoint {
         hello: Hello,
         options: FlowOptions,
     ) -> Result<Flow, TransportError> {
-        let crypto = tls::quic_client_config(&self.inner.identity, pin)?;
+        let crypto = tls::quic_client_config(&self.inner.identity, pin, options.cipher)?;
         let mut config = quinn::ClientConfig::new(crypto);
         config.transport_config(Arc::new(self.inner.config.quic_transport()));
         let connecting = self

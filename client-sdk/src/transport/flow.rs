@@ -47,6 +47,9 @@ pub struct FlowOptions {
     /// Total bandwidth the flow may use for sending, bit/s (draft §6.3); `None` = what QUIC's
     /// congestion control allows.
     pub max_bandwidth: Option<u64>,
+    /// The TLS 1.3 cipher suite to prefer on the hop (draft §6.3 "encryption algorithm"; see
+    /// [`crate::tls::client_config_with`]); `None` offers all and lets the SFU pick.
+    pub cipher: Option<crate::tls::FlowCipher>,
 }
 
 /// The state of a flow (draft §6.6 "connectivity state").
@@ -301,17 +304,20 @@ impl Flow {
     /// Sends one RTP3 message of `kind` through the flow's pacer: at once while the flow has
     /// no bandwidth limit, else within the limit, audio before video before data. A message
     /// that finds the pacer's queue full is dropped (fresh media over old).
-    pub fn send_media(&self, kind: MediaKind, datagram: Bytes) -> Result<(), TransportError> {
+    ///
+    /// Returns `Ok(false)` when the message was dropped (pacer queue full).
+    pub fn send_media(&self, kind: MediaKind, datagram: Bytes) -> Result<bool, TransportError> {
         let pacing = &self.shared.pacing;
         if !pacing.limited.load(Relaxed) {
-            return self.send_datagram(datagram);
+            self.send_datagram(datagram)?;
+            return Ok(true);
         }
-        if let Ok(mut pacer) = pacing.pacer.lock() {
-            // A full queue drops this message; the pacer counts it.
-            let _ = pacer.enqueue(kind, datagram, clock::now());
-        }
+        let queued = pacing
+            .pacer
+            .lock()
+            .is_ok_and(|mut p| p.enqueue(kind, datagram, clock::now()).is_ok());
         pacing.wake.notify_one();
-        Ok(())
+        Ok(queued)
     }
 
     /// Sets the flow's total max bandwidth for sending, bit/s (draft §6.3); `None` removes

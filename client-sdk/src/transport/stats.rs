@@ -18,7 +18,7 @@ pub(crate) struct SocketStats {
     inject_dropped: AtomicU64,
 }
 
-/// A copy of [`SocketStats`] at one moment.
+/// A copy of a socket's counters at one moment ([`ClientEndpoint::stats`](super::ClientEndpoint::stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SocketStatsSnapshot {
     /// QUIC datagrams handed to quinn (direct and relayed).
