@@ -12,11 +12,11 @@ use crate::identity::{Fingerprint, Identity, IdentityError};
 use crate::media::EncodingIds;
 use crate::media::{MediaKind, Reporter, ReporterConfig, ReporterStats, SyncGroup};
 use crate::relay::{Allocation, RelayClient, RelayConfig, RelayError};
-use crate::session::Playout;
 use crate::session::{
     AudioSendSettings, DataPublisher, KeyRing, Publisher, PublisherKind, PublisherSecret,
     ReceiveSettings, SessionError, Subscription, SubscriptionConfig, VideoSendSettings,
 };
+use crate::session::{FecReceive, FecSender, Playout};
 use crate::transport::gather::{self, GatherPolicy, LocalAddress};
 use crate::transport::{
     ClientEndpoint, EndpointConfig, Flow, FlowMetrics, FlowOptions, ReceivedCheck, StunOutcome,
@@ -526,6 +526,7 @@ impl Call {
         for s in &applied.send_streams {
             publishers.push((s.clone(), make_publisher(&flow, s)?));
         }
+        protect_with_fec(&publishers)?;
         let keys = key_ring(&applied.receive_streams);
         let mut subscriptions = Vec::new();
         // The endpoint's one designated reporter for every stream it receives (seed 003).
@@ -535,12 +536,24 @@ impl Call {
         )));
         // One lip-sync group per sending endpoint (draft §6.4 note on lip sync).
         let mut groups: HashMap<SenderKey, Arc<Mutex<SyncGroup>>> = HashMap::new();
+        let fec_of = fec_receive_streams(&applied.receive_streams);
         for (i, r) in applied.receive_streams.iter().enumerate() {
             let Some(target) = receive_target(r) else {
                 subscriptions.push(None);
                 continue;
             };
+            if r.fec.is_some() {
+                // A FEC stream is received inside the subscription it protects.
+                subscriptions.push(None);
+                continue;
+            }
             let mut c = config.clone();
+            if let Some((fec_index, fec_geid)) = fec_of.get(&i) {
+                c.fec = Some(FecReceive {
+                    encoding: *fec_geid,
+                    request_id: *fec_index as u64 + 1,
+                });
+            }
             let media = matches!(r.kind, MediaType::Audio | MediaType::Video);
             let kind = match r.kind {
                 MediaType::Audio => MediaKind::Audio,
@@ -701,6 +714,66 @@ fn make_publisher(flow: &Flow, s: &AppliedSendStream) -> Result<CallPublisher, C
         secret,
         kind,
     )?))
+}
+
+/// Hands every FEC send stream's publisher (codec `flex-fec-rs`, draft §8.4) to the
+/// publishers of the encodings it repairs.
+fn protect_with_fec(publishers: &[(AppliedSendStream, CallPublisher)]) -> Result<(), ClientError> {
+    for (fec_stream, fec_publisher) in publishers {
+        let (Some(repair), CallPublisher::Media(fec_publisher)) = (&fec_stream.fec, fec_publisher)
+        else {
+            continue;
+        };
+        let protected: Vec<&Publisher> = publishers
+            .iter()
+            .filter_map(|(s, p)| match p {
+                CallPublisher::Media(p)
+                    if s.fec.is_none()
+                        && s.conference_id == fec_stream.conference_id
+                        && s.endpoint_id == fec_stream.endpoint_id
+                        && s.source_id == fec_stream.source_id
+                        && repair.encoding_ids.contains(&s.encoding_id) =>
+                {
+                    Some(p)
+                }
+                _ => None,
+            })
+            .collect();
+        let (sender, max_datagram) = FecSender::start(
+            fec_publisher.clone(),
+            protected.iter().map(|p| p.global_encoding_id()),
+            repair.window_ms,
+        )?;
+        for p in protected {
+            p.set_fec(sender.clone(), max_datagram);
+        }
+    }
+    Ok(())
+}
+
+/// For each receive stream a FEC stream repairs: the FEC stream's index and GlobalEncodingID.
+fn fec_receive_streams(
+    streams: &[AppliedReceiveStream],
+) -> HashMap<usize, (usize, newmedia_proto::ids::GlobalEncodingId)> {
+    let mut out = HashMap::new();
+    for (fi, f) in streams.iter().enumerate() {
+        let (Some(repair), Some(fec_geid)) = (&f.fec, f.global_encoding_id) else {
+            continue;
+        };
+        for (pi, p) in streams.iter().enumerate() {
+            if p.fec.is_none()
+                && p.global_encoding_id.is_some()
+                && p.conference_id == f.conference_id
+                && p.endpoint_id == f.endpoint_id
+                && p.source_id == f.source_id
+                && p.encoding_id
+                    .is_some_and(|e| repair.encoding_ids.contains(&e))
+            {
+                out.insert(pi, (fi, fec_geid));
+            }
+        }
+    }
+    out
 }
 
 /// The publishers' secrets named by the receive streams.

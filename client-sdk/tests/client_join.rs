@@ -284,3 +284,108 @@ async fn retransmission_recovers_every_frame_over_a_lossy_path() {
     assert!(m.retransmissions_recovered > 0, "{m:?}");
     assert_eq!(m.frames_lost, 0, "{m:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fec_streams_restore_losses_over_a_lossy_path() {
+    use newmedia_client::control::GenericCodec;
+    let sfu = sfu().await;
+    let fec_pub = publication(2, 9, MediaKind::Video);
+    let alice_id = admit(&sfu, CONF, 1, vec![video_pub(1), fec_pub]);
+    let caps = || {
+        Capabilities::new()
+            .source(
+                MediaSource::video(2, [VideoCodec::new("h264")]).with_codec(GenericCodec::fec()),
+            )
+            .sink(MediaSink::video(2, [VideoCodec::new("h264")]).with_codec(GenericCodec::fec()))
+    };
+    let alice = Client::start(
+        ClientConfig::default()
+            .identity(alice_id)
+            .capabilities(caps()),
+    )
+    .unwrap();
+    let send = Proposal::from_json(&format!(
+        r#"{{"sendTo":{},"sendStreams":[
+          {{"conferenceID":{CONF},"endpointID":1,"sourceID":2,"encodingID":1,"codecName":"h264",
+            "AEAD":"AES128-GCM","secret":"alice secret"}},
+          {{"conferenceID":{CONF},"endpointID":1,"sourceID":2,"encodingID":9,
+            "codecName":"flex-fec-rs","AEAD":"AES128-GCM","secret":"alice secret",
+            "fecRepairWindow":100,"fecRepairEncodingIDs":[1]}}]}}"#,
+        send_to(&sfu)
+    ))
+    .unwrap();
+    let alice_call = within("alice joins", alice.join(&send)).await.unwrap();
+
+    let proxy = lossy_proxy::LossyProxy::start(sfu.media_addr, 0.05, 11).await;
+    let bob_id = admit(&sfu, CONF, 2, vec![]);
+    // No retransmission: what arrives whole despite the loss is FEC's doing.
+    let bob = Client::start(
+        ClientConfig::default()
+            .identity(bob_id)
+            .capabilities(caps())
+            .subscription(newmedia_client::session::SubscriptionConfig {
+                recovery: None,
+                playout: newmedia_client::session::Playout::Immediate,
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    let receive = Proposal::from_json(&format!(
+        r#"{{"sendTo":[{{"local":"{}","stunSecret":"s","tlsFingerprintSHA256":"{}"}}],
+            "receiveStreams":[
+          {{"conferenceID":{CONF},"endpointID":1,"sourceID":2,"encodingID":1,"sinkID":2,
+            "codecName":"h264","AEAD":"AES128-GCM","secret":"alice secret"}},
+          {{"conferenceID":{CONF},"endpointID":1,"sourceID":2,"encodingID":9,"sinkID":2,
+            "codecName":"flex-fec-rs","AEAD":"AES128-GCM","secret":"alice secret",
+            "fecRepairEncodingIDs":[1]}}]}}"#,
+        proxy.addr,
+        hex(&sfu.fingerprint)
+    ))
+    .unwrap();
+    let mut bob_call = within("bob joins", bob.join(&receive)).await.unwrap();
+    let subs = bob_call.take_subscriptions();
+    assert_eq!(
+        subs.len(),
+        1,
+        "the FEC stream rides inside the video subscription"
+    );
+    let mut video = subs.into_iter().next().unwrap().subscription;
+
+    let cam = alice_call.publisher(2, 1).unwrap();
+    let frames: Vec<Vec<u8>> = (0..60u32)
+        .map(|i| (0..4000).map(|b| (b as u32 * 17 + i) as u8).collect())
+        .collect();
+    let sender = async {
+        for (i, f) in frames.iter().enumerate() {
+            let mut out = OutgoingFrame::new(f, clock::ntp_millis());
+            out.reference = i == 0;
+            cam.send(&out).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let receiver = async {
+        let mut got = Vec::new();
+        while let Ok(Some(f)) =
+            tokio::time::timeout(std::time::Duration::from_secs(2), video.next_frame()).await
+        {
+            got.push(f);
+            if got.len() == frames.len() {
+                break;
+            }
+        }
+        got
+    };
+    let ((), got) = tokio::join!(sender, receiver);
+    for f in &got {
+        assert!(
+            frames.iter().any(|w| w[..] == f.payload[..]),
+            "frames arrive whole"
+        );
+    }
+    let m = video.metrics();
+    assert!(m.fec_restored > 0, "{m:?}");
+    // 5 % loss, 20 % FEC overhead, no retransmission: nearly every frame comes through.
+    assert!(got.len() >= 55, "{} of 60 frames; {m:?}", got.len());
+    let fec_sent = alice_call.publisher(2, 9).unwrap().metrics();
+    assert!(fec_sent.messages_sent > 0, "{fec_sent:?}");
+}

@@ -8,18 +8,20 @@
 //! - [`KeyRing`]: publishers' secrets, to open what arrives.
 
 mod data;
+mod fec;
 mod keys;
 mod publisher;
 mod settings;
 mod subscription;
 
 pub use data::DataPublisher;
+pub use fec::{FEC_MESSAGE_OVERHEAD, FecSender};
 pub use keys::{KeyRing, PublisherSecret};
 pub use publisher::{OutgoingFrame, Publisher, PublisherKind, SendStreamMetrics};
 pub use settings::{AudioMode, AudioSendSettings, ReceiveSettings, VideoMode, VideoSendSettings};
 pub use subscription::{
-    MID_STREAM_SEQUENCE, PENDING_LIMIT, Playout, ReceiveStreamMetrics, ReceivedFrame, Subscription,
-    SubscriptionConfig,
+    FecReceive, MID_STREAM_SEQUENCE, PENDING_LIMIT, Playout, ReceiveStreamMetrics, ReceivedFrame,
+    Subscription, SubscriptionConfig,
 };
 
 use thiserror::Error;
@@ -42,6 +44,9 @@ pub enum SessionError {
     /// The flow closed.
     #[error("the flow closed")]
     Closed,
+    /// Forward error correction failed (a configuration the scheme cannot carry).
+    #[error("FEC: {0}")]
+    Fec(crate::media::fec::FecError),
     /// Internal state was poisoned by a panic elsewhere.
     #[error("internal state poisoned")]
     Poisoned,

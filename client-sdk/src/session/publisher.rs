@@ -3,6 +3,7 @@
 //! to end, and sends them as QUIC datagrams. Audio is paced by its packet time.
 
 use super::SessionError;
+use super::fec::FecSender;
 use super::settings::{AudioSendSettings, VideoSendSettings};
 use crate::clock;
 use crate::media::{EncodingIds, Frame, MediaKind, Packetizer};
@@ -77,6 +78,8 @@ struct Inner {
     intra_due: AtomicBool,
     max_rate: AtomicU64,
     requests: tokio::sync::Mutex<mpsc::Receiver<PublisherRequest>>,
+    /// The FEC stream protecting this encoding, and the datagram size it leaves us.
+    fec: std::sync::OnceLock<(Arc<FecSender>, usize)>,
 }
 
 impl Drop for Inner {
@@ -160,6 +163,7 @@ impl Publisher {
                 intra_due: AtomicBool::new(false),
                 max_rate: AtomicU64::new(0),
                 requests: tokio::sync::Mutex::new(rx),
+                fec: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -268,7 +272,9 @@ impl Publisher {
                 .state
                 .lock()
                 .map_err(|_| SessionError::Poisoned)?;
+            let fec_limit = self.inner.fec.get().map(|(_, max)| *max);
             if let Some(max) = self.inner.flow.max_datagram_size()
+                && let max = fec_limit.map_or(max, |limit| limit.min(max))
                 && max != s.packetizer.max_datagram()
             {
                 s.packetizer.set_max_datagram(max)?;
@@ -313,6 +319,9 @@ impl Publisher {
         {
             s.metrics.packets_lost += dropped;
         }
+        if let Some((fec, _)) = self.inner.fec.get() {
+            fec.protect(&datagrams)?;
+        }
         Ok(datagrams.len())
     }
 
@@ -330,6 +339,13 @@ impl Publisher {
         let slot = s.next_slot.filter(|t| *t > now).unwrap_or(now);
         s.next_slot = Some(slot + settings.packet_time);
         Ok((slot > now).then_some(slot))
+    }
+
+    /// Protects this encoding with `fec` (draft §5.4): every message sent is also fed to the
+    /// FEC stream's encoder, and messages are kept to `max_datagram` bytes so a repair of the
+    /// largest one fits one FEC message. Set once; later calls are ignored.
+    pub fn set_fec(&self, fec: Arc<FecSender>, max_datagram: usize) {
+        let _ = self.inner.fec.set((fec, max_datagram));
     }
 
     /// The flow the publisher sends on.

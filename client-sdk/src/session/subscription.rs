@@ -9,6 +9,7 @@ use super::SessionError;
 use super::keys::KeyRing;
 use super::publisher::frame_rate;
 use crate::clock;
+use crate::media::fec::{FecDecoder, FecDecoderConfig};
 use crate::media::{
     JitterBuffer, JitterConfig, JitterFrame, MediaKind, ReassembledFrame, Reassembler,
     ReassemblerConfig, Recovery, RecoveryConfig, Reporter, SyncGroup,
@@ -68,6 +69,8 @@ pub struct ReceiveStreamMetrics {
     pub retransmissions_recovered: u64,
     /// Frames that came after their successors had played (dropped by the jitter buffer).
     pub frames_late: u64,
+    /// Messages restored by forward error correction.
+    pub fec_restored: u64,
     /// The jitter buffer's current playout delay, with [`Playout::Jittered`].
     pub playout_delay: Option<std::time::Duration>,
     /// Messages that failed authentication or decryption.
@@ -120,6 +123,11 @@ pub struct SubscriptionConfig {
     /// received message is counted there for the compound ReceiverReports.
     /// [`Call`](crate::client::Call) fills it. Default `None`.
     pub reporter: Option<(Arc<Mutex<Reporter>>, MediaKind)>,
+    /// The FEC stream protecting this subscription's encoding (draft §5.4, PROTOCOL.md §16):
+    /// subscribed too, and its repairs restore lost messages before retransmission is
+    /// needed. Only for an exact-encoding target. [`Call`](crate::client::Call) fills it
+    /// from the proposal's `flex-fec-rs` receive streams. Default `None`.
+    pub fec: Option<FecReceive>,
     /// Frames buffered for the application before the pipeline waits. Default 256.
     pub frame_queue: usize,
     /// Datagrams buffered between the flow and the pipeline before new ones drop. Default
@@ -136,10 +144,20 @@ impl Default for SubscriptionConfig {
             playout: Playout::default(),
             lip_sync: None,
             reporter: None,
+            fec: None,
             frame_queue: 256,
             datagram_queue: 4096,
         }
     }
+}
+
+/// The FEC stream a subscription also receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FecReceive {
+    /// The FEC stream's GlobalEncodingID.
+    pub encoding: GlobalEncodingId,
+    /// The request ID of its Subscribe (unique on the flow).
+    pub request_id: u64,
 }
 
 /// A first message at or above this sequence ID means the subscription joined a running
@@ -203,6 +221,26 @@ impl Subscription {
             max_layer,
         }))
         .await?;
+        let fec = match (config.fec, target) {
+            (Some(f), SubscribeTarget::Encoding(protected)) => {
+                flow.route_datagrams(f.encoding, datagram_tx.clone());
+                flow.send_control(ControlMessage::Subscribe(Subscribe {
+                    request_id: f.request_id,
+                    target: SubscribeTarget::Encoding(f.encoding),
+                    max_layer: None,
+                }))
+                .await?;
+                let decoder = FecDecoder::new(FecDecoderConfig::default(), [protected])
+                    .map_err(SessionError::Fec)?;
+                Some(FecState {
+                    receive: f,
+                    decoder,
+                    opener: None,
+                    plain: Vec::new(),
+                })
+            }
+            _ => None,
+        };
         let first = match events.recv().await {
             Some(SubscriptionEvent::Result(r)) => r.encoding,
             Some(SubscriptionEvent::Error(e)) => {
@@ -223,6 +261,7 @@ impl Subscription {
             _ => None,
         };
         let mut pipeline = Pipeline {
+            fec,
             sfu_picks: !matches!(target, SubscribeTarget::Encoding(_)),
             owner,
             flow: flow.clone(),
@@ -330,7 +369,16 @@ struct EncodingState {
     plain: Vec<u8>,
 }
 
+/// The FEC side of a pipeline: the repairs' opener and the decoder.
+struct FecState {
+    receive: FecReceive,
+    decoder: FecDecoder,
+    opener: Option<Opener>,
+    plain: Vec<u8>,
+}
+
 struct Pipeline {
+    fec: Option<FecState>,
     /// Whether the SFU picks the encoding (source or active-speaker target).
     sfu_picks: bool,
     /// The publisher every encoding of a source subscription belongs to.
@@ -388,6 +436,10 @@ impl Pipeline {
                     self.take(m, clock::now());
                 },
                 e = events.recv() => match e {
+                    // The FEC stream's own answers: without it the subscription goes on.
+                    Some(SubscriptionEvent::Result(r)) if self.is_fec_request(r.request_id) => {}
+                    Some(SubscriptionEvent::Error(e))
+                        if e.request_id.is_some_and(|id| self.is_fec_request(id)) => {}
                     Some(SubscriptionEvent::Result(r)) => self.switch_to(r.encoding),
                     Some(SubscriptionEvent::Error(_)) | None => return,
                 },
@@ -433,7 +485,14 @@ impl Pipeline {
         }
     }
 
+    fn is_fec_request(&self, request_id: u64) -> bool {
+        self.fec
+            .as_ref()
+            .is_some_and(|f| f.receive.request_id == request_id)
+    }
+
     fn next_timeout(&self) -> Option<Instant> {
+        let fec = self.fec.as_ref().and_then(|f| f.decoder.poll_timeout());
         self.encodings
             .values()
             .flat_map(|e| {
@@ -444,10 +503,14 @@ impl Pipeline {
                 ]
             })
             .flatten()
+            .chain(fec)
             .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if let Some(f) = self.fec.as_mut() {
+            f.decoder.handle_timeout(now);
+        }
         for e in self.encodings.values_mut() {
             if let Some(r) = e.reassembler.as_mut() {
                 r.handle_timeout(now);
@@ -530,11 +593,53 @@ impl Pipeline {
     /// Takes one message: opens it (or parks it until its key or salt is known) and hands
     /// what it completes to the jitter buffer, or straight to the application.
     fn take(&mut self, message: Bytes, now: Instant) {
+        let mut restored = Vec::new();
+        if let Some(f) = self.fec.as_mut() {
+            let Ok(view) = HeaderView::parse(&message) else {
+                return;
+            };
+            if view.global_encoding_id() == f.receive.encoding {
+                // A repair: open it with the FEC stream's key, restore what it can.
+                if f.opener.is_none() {
+                    f.opener = self.keys.opener(&view).map(|(o, _)| o);
+                }
+                if let Some(opener) = f.opener.as_mut()
+                    && let Ok(plain) = opener.open(&view, &mut f.plain)
+                {
+                    let _ = f
+                        .decoder
+                        .push_repair(plain, now, &mut |r| restored.push(r.message));
+                }
+                self.take_restored(restored, now);
+                return;
+            }
+            let _ = f
+                .decoder
+                .push_source(message.clone(), now, &mut |r| restored.push(r.message));
+        }
+        self.take_one(message, now, true);
+        self.take_restored(restored, now);
+    }
+
+    /// Messages FEC restored: opened and reassembled as if they had arrived.
+    fn take_restored(&mut self, restored: Vec<Bytes>, now: Instant) {
+        if let Ok(mut metrics) = self.metrics.lock() {
+            metrics.fec_restored += restored.len() as u64;
+        }
+        for m in restored {
+            self.take_one(m, now, false);
+        }
+    }
+
+    /// One protected (or unprotected) message: `received` when it came over the network (it
+    /// is then counted for the receiver reports), not when FEC restored it.
+    fn take_one(&mut self, message: Bytes, now: Instant, received: bool) {
         let Ok(view) = HeaderView::parse(&message) else {
             return;
         };
         let geid = view.global_encoding_id();
-        if let Some((reporter, kind)) = &self.config.reporter
+        if received
+            && let Some((reporter, kind)) = &self.config.reporter
             && let Ok(mut r) = reporter.lock()
         {
             if r.statistics(geid).is_none() {
