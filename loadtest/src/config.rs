@@ -7,8 +7,8 @@
 //!
 //! | scenario | endpoints | parameters |
 //! | --- | --- | --- |
-//! | `fanout` | 1 + `subscribers` | `fps`, `frame_bytes`, `reference_interval` |
-//! | `webinar` | 1 + `subscribers` | `video_bitrate`, `video_fps`, `audio_bitrate`, `simulcast`, `layer_switch_interval` |
+//! | `fanout` | 1 + `subscribers` | `fps`, `frame_bytes` (every frame independent) |
+//! | `webinar` | 1 + `subscribers` | `video_bitrate`, `video_fps`, `audio_bitrate`, `reference_interval`, `simulcast`, `layer_switch_interval` |
 //! | `conference` | `rooms` × `participants` | the same as `webinar` |
 //! | `audio-room` | `speakers` + `listeners` | `audio_bitrate`, `turn` |
 
@@ -177,8 +177,9 @@ pub struct LoadtestConfig {
     #[arg(long, env = "NEWMEDIA_LOADTEST_JOIN_TIMEOUT", value_name = "SECS", default_value_t = 120.0)]
     pub join_timeout: f64,
 
-    /// Joins (REST calls) in flight at once. Default 4.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_JOIN_CONCURRENCY", value_name = "N", default_value_t = 4)]
+    /// Joins in flight at once (REST call until first frame). Default 1: each join is timed
+    /// on its own; raise it to simulate a join storm.
+    #[arg(long, env = "NEWMEDIA_LOADTEST_JOIN_CONCURRENCY", value_name = "N", default_value_t = 1)]
     pub join_concurrency: usize,
 
     /// Refuse scenarios with more endpoints than this. Default 2000.

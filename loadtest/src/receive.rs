@@ -2,6 +2,10 @@
 //! into a [`TrackStats`], and one per receiving endpoint that records the active-speaker
 //! announcements ([`SpeakerHistory`]).
 //!
+//! A video subscription starts by asking for a reference frame (IntraFrameRequest), as an
+//! app does when it joins a running video: without one it could not decode (and, the header
+//! salt riding on reference frames, not even open) what arrives until the next periodic one.
+//!
 //! **Layer switches.** A subscription to a simulcast source alternates, every
 //! `layer_switch_interval` (from a random phase), between asking for at most
 //! [`LOW_LAYER_WIDTH`] pixels wide and asking for anything, by subscribing again with the same
@@ -17,13 +21,15 @@ use crate::publish::stopped;
 use crate::stats::{Arrival, SpeakerHistory, TrackKind, TrackStats, Window};
 use newmedia_client::client::CallSubscription;
 use newmedia_client::transport::Flow;
-use newmedia_proto::control::{Constraints, ControlMessage, Subscribe, SubscribeTarget};
+use newmedia_proto::control::{
+    Constraints, ControlMessage, IntraFrameRequest, Subscribe, SubscribeTarget,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// Width asked for when switching to the low simulcast layer (the controller plans it at a
 /// quarter of 1280).
@@ -62,6 +68,8 @@ pub struct ReadSettings {
     pub switch_every: Option<Duration>,
     /// Seed of the switch phase.
     pub seed: u64,
+    /// Notified at the first frame.
+    pub first_frame: Arc<Notify>,
 }
 
 struct PendingSwitch {
@@ -96,6 +104,16 @@ pub async fn read(
     });
     let mut want_low = false;
     let mut pending: Option<PendingSwitch> = None;
+    if settings.kind == TrackKind::Video {
+        // A viewer joining a running video asks for a reference frame, as an app does (the
+        // SFU rate-limits these per encoding).
+        let encoding = *sub.subscription.encoding().borrow();
+        if let Some(encoding) = encoding {
+            let _ = flow
+                .send_control(ControlMessage::IntraFrameRequest(IntraFrameRequest { encoding }))
+                .await;
+        }
+    }
     loop {
         tokio::select! {
             biased;
@@ -107,6 +125,9 @@ pub async fn read(
                     out.foreign += 1;
                     continue;
                 };
+                if out.stats.frames_total == 0 {
+                    settings.first_frame.notify_one();
+                }
                 live.frames.fetch_add(1, Relaxed);
                 live.bytes.fetch_add(frame.payload.len() as u64, Relaxed);
                 out.stats.on_frame(Arrival {

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use thiserror::Error;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Registrations in flight at once.
@@ -38,6 +38,8 @@ const REGISTER_CONCURRENCY: usize = 16;
 const TALK_MEAN: Duration = Duration::from_millis(1500);
 /// Mean pause of a conference participant.
 const SILENCE_MEAN: Duration = Duration::from_millis(3000);
+/// How long a join holds its slot waiting for its first frame.
+const FIRST_FRAME_WAIT: Duration = Duration::from_secs(10);
 /// How long closing the clients may take at the end.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -90,6 +92,11 @@ pub struct EndpointResult {
     pub tracks_expected: usize,
     /// From its join call (or its room's creation) to its first frame, microseconds.
     pub join_micros: Option<u64>,
+    /// From the join call to its answer, microseconds.
+    pub join_rest_micros: u64,
+    /// From the join call to the call connected (proposal, Snowflake, consent, QUIC,
+    /// subscriptions), microseconds.
+    pub join_connect_micros: u64,
     /// UDP bits its flow received during the window.
     pub wire_bits: u64,
 }
@@ -101,6 +108,9 @@ pub struct Measurements {
     pub target: String,
     /// Whether the server figures include the load generator.
     pub shares_process: bool,
+    /// Whether the server's CPU time came from `/proc` (our child process) rather than its
+    /// whole-second `process_cpu_seconds_total`.
+    pub cpu_from_proc: bool,
     /// Every endpoint.
     pub endpoints: Vec<EndpointResult>,
     /// Every received track.
@@ -156,7 +166,12 @@ struct Running {
     call: Call,
     endpoint_id: u64,
     join_start: u64,
+    /// When the REST call answered and when the call was connected, wall-clock µs.
+    rest_done: u64,
+    connected: u64,
     tracks_expected: usize,
+    /// Notified by the first frame of any of its tracks.
+    first_frame: Arc<Notify>,
     readers: Vec<JoinHandle<TrackOutcome>>,
     speakers: Option<JoinHandle<SpeakerHistory>>,
     publishers: Vec<JoinHandle<PublisherOutcome>>,
@@ -180,12 +195,19 @@ pub async fn run(config: &LoadtestConfig, progress: &Progress) -> Result<Measure
     result
 }
 
+/// The nodes' figures now. When the SFU is our child process its CPU time comes from
+/// `/proc` instead: `process_cpu_seconds_total` counts whole seconds only.
 async fn scrape(target: &Target, error: &mut Option<String>) -> Option<ServerSample> {
     if target.scraper.is_empty() {
         return None;
     }
     match target.scraper.sample().await {
-        Ok(s) => Some(s),
+        Ok(mut s) => {
+            if let Some(cpu) = target.sfu_pid().and_then(procstat::process_cpu_seconds) {
+                s.cpu_seconds = Some(cpu);
+            }
+            Some(s)
+        }
         Err(e) => {
             error.get_or_insert(e.to_string());
             None
@@ -371,6 +393,8 @@ async fn run_on(
                 publishes: e.plan.audio.is_some() || e.plan.video.is_some(),
                 tracks_expected: e.tracks_expected,
                 join_micros: first_arrival.map(|t| t.saturating_sub(e.join_start)),
+                join_rest_micros: e.rest_done.saturating_sub(e.join_start),
+                join_connect_micros: e.connected.saturating_sub(e.join_start),
                 wire_bits: e.wire_bits_close.saturating_sub(e.wire_bits_open),
             });
         }
@@ -380,6 +404,7 @@ async fn run_on(
     Ok(Measurements {
         target: target.description.clone(),
         shares_process: target.shares_process,
+        cpu_from_proc: target.sfu_pid().is_some(),
         endpoints,
         tracks,
         publishers,
@@ -531,6 +556,7 @@ async fn join_room(
             },
         })?;
     let conference_id = conference.conference_id;
+    let created = clock::wall_micros();
     let mut room = RoomRun {
         conference_id,
         context: context.clone(),
@@ -538,7 +564,13 @@ async fn join_room(
     };
     let mut set = JoinSet::new();
     for m in founders {
-        set.spawn(enter(m, created_at, context.clone(), shared.clone(), deadline));
+        set.spawn(enter(
+            m,
+            (created_at, created),
+            context.clone(),
+            shared.clone(),
+            deadline,
+        ));
     }
     let mut first_error = None;
     while let Some(done) = set.join_next().await {
@@ -573,7 +605,15 @@ async fn join_room(
                         source,
                     },
                 })?;
-            enter(m, join_start, context, shared, deadline).await
+            let rest_done = clock::wall_micros();
+            let running = enter(m, (join_start, rest_done), context, shared, deadline).await?;
+            // The permit is held until the first frame (bounded), so with one join at a time
+            // each is timed on its own.
+            if running.plan.receives() {
+                let within = deadline.saturating_duration_since(clock::now()).min(FIRST_FRAME_WAIT);
+                let _ = tokio::time::timeout(within, running.first_frame.notified()).await;
+            }
+            Ok(running)
         });
     }
     while let Some(done) = set.join_next().await {
@@ -601,7 +641,7 @@ async fn join_room(
 /// is seen as it arrives).
 async fn enter(
     mut m: Member,
-    join_start: u64,
+    (join_start, rest_done): (u64, u64),
     context: RoomContext,
     shared: Arc<Shared>,
     deadline: Instant,
@@ -611,6 +651,7 @@ async fn enter(
         .await
         .map_err(|_| endpoint_error(&m.plan.name)(EndpointError::Timeout("the call")))?
         .map_err(|e| endpoint_error(&m.plan.name)(EndpointError::Agent(e)))?;
+    let connected = clock::wall_micros();
     let endpoint_id = call.flow().endpoint_id();
     let config = &shared.config;
     let mut publishers = Vec::new();
@@ -647,12 +688,10 @@ async fn enter(
                 }
             }
             (MediaType::Video, _, Some(Video::Fixed { fps, bytes })) => Source::Video {
-                sizer: VideoSizer::new(
-                    Sizing::Fixed(bytes),
-                    f64::from(fps),
-                    config.reference_interval,
-                    seed,
-                ),
+                // Independent objects, as in a relay benchmark: every frame is a reference
+                // frame (and carries the full header set), so a late subscriber opens the
+                // next one.
+                sizer: VideoSizer::new(Sizing::Fixed(bytes), f64::from(fps), 0.0, seed),
                 fps: f64::from(fps),
                 size: None,
             },
@@ -668,6 +707,7 @@ async fn enter(
     let switch_every = (context.plan.simulcast && config.layer_switch_interval > 0.0)
         .then(|| Duration::from_secs_f64(config.layer_switch_interval));
     let mut readers = Vec::new();
+    let first_frame = Arc::new(Notify::new());
     for (i, sub) in call.take_subscriptions().into_iter().enumerate() {
         let kind = if sub.settings.sink_id == AUDIO_ID {
             TrackKind::Audio
@@ -679,6 +719,7 @@ async fn enter(
             gated: kind == TrackKind::Audio && context.plan.audio_gated,
             switch_every: switch_every.filter(|_| kind == TrackKind::Video),
             seed: m.plan.seed.wrapping_mul(17).wrapping_add(i as u64),
+            first_frame: first_frame.clone(),
         };
         readers.push(tokio::spawn(receive::read(
             sub,
@@ -705,7 +746,10 @@ async fn enter(
         call,
         endpoint_id,
         join_start,
+        rest_done,
+        connected,
         tracks_expected,
+        first_frame,
         readers,
         speakers,
         publishers,

@@ -72,6 +72,9 @@ pub struct ServerReport {
     pub drops: Option<f64>,
     /// The server runs in the load generator's process (figures include both).
     pub shares_process: bool,
+    /// Where the CPU time came from: `/proc/<pid>/stat` (clock ticks) or the node's
+    /// `process_cpu_seconds_total` (whole seconds: use long windows).
+    pub cpu_source: String,
 }
 
 /// The load generator itself.
@@ -144,6 +147,10 @@ pub struct Report {
     pub join: Summary,
     /// Receiving endpoints that never got a frame.
     pub joins_without_frame: usize,
+    /// Of the join: the REST call until it answered.
+    pub join_rest: Summary,
+    /// Of the join: the REST call until the call was connected.
+    pub join_connect: Summary,
     /// Layer switch times.
     pub layer_switch: Summary,
     /// Layer switches chosen by the SFU that did not complete.
@@ -261,6 +268,13 @@ impl Report {
             .iter()
             .filter_map(|i| m.endpoints.get(*i).and_then(|e| e.join_micros))
             .collect();
+        let join_part = |f: fn(&crate::run::EndpointResult) -> u64| {
+            let v: Vec<u64> = receivers
+                .iter()
+                .filter_map(|i| m.endpoints.get(*i).map(f))
+                .collect();
+            Summary::of_micros(&v)
+        };
         let delivered_mbps = bytes as f64 * 8.0 / secs / 1e6;
         let [base, open, close] = m.server;
         let server = close.map(|close| {
@@ -288,6 +302,11 @@ impl Report {
                 sent_mbps: delta(open.bytes_out, close.bytes_out).map(|b| b * 8.0 / secs / 1e6),
                 drops: delta(open.drops, close.drops),
                 shares_process: m.shares_process,
+                cpu_source: if m.cpu_from_proc {
+                    "/proc/<pid>/stat".to_owned()
+                } else {
+                    "process_cpu_seconds_total (whole seconds)".to_owned()
+                },
             }
         });
         let [gen_base, gen_rss] = m.generator_rss;
@@ -325,6 +344,8 @@ impl Report {
             tracks_with_freezes: frozen_tracks,
             join: Summary::of_micros(&joins),
             joins_without_frame: receivers.len() - joins.len(),
+            join_rest: join_part(|e| e.join_rest_micros),
+            join_connect: join_part(|e| e.join_connect_micros),
             layer_switch: Summary::of_micros(&switches),
             layer_switches_incomplete: incomplete,
             speaker_switch: Summary::of_micros(&m.speaker_switches),

@@ -96,6 +96,10 @@ pub fn render(r: &Report) -> String {
             r.joins_without_frame
         ),
     ));
+    if r.join.count > 0 {
+        rows.push(("  REST call answered", summary(&r.join_rest, "joins")));
+        rows.push(("  call connected", summary(&r.join_connect, "joins")));
+    }
     if r.layer_switch.count > 0 || r.layer_switches_incomplete > 0 {
         rows.push((
             "layer switch ms",
@@ -125,7 +129,11 @@ pub fn render(r: &Report) -> String {
             };
             rows.push((
                 "server CPU",
-                format!("{}{shared}", opt(s.cpu_cores, |c| format!("{c:.3} cores"))),
+                format!(
+                    "{}{shared}, from {}",
+                    opt(s.cpu_cores, |c| format!("{c:.3} cores")),
+                    s.cpu_source
+                ),
             ));
             rows.push((
                 "server RSS",

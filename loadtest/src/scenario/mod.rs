@@ -4,7 +4,7 @@
 //!
 //! | scenario | rooms | publish | receive | join |
 //! | --- | --- | --- | --- | --- |
-//! | `fanout` | 1 | one party: video frames of exactly `frame_bytes` at `fps` | `subscribers` parties: the video | publisher creates, subscribers join one by one |
+//! | `fanout` | 1 | one party: video frames of exactly `frame_bytes` at `fps`, each independent (a reference frame), like a relay benchmark's objects | `subscribers` parties: the video | publisher creates, subscribers join one by one |
 //! | `webinar` | 1 | one party: audio (talking throughout) and camera video, simulcast when asked | `subscribers`: audio and video | the same |
 //! | `conference` | `rooms` | every party: audio (random talk spells) and camera video (simulcast) | every party: the others | each room created with all its parties |
 //! | `audio-room` | 1 | `speakers` parties: audio in round-robin turns of `turn` seconds | speakers and `listeners`: audio | speakers create, listeners join one by one |
