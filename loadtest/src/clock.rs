@@ -43,6 +43,9 @@ mod tests {
     fn capture_time_is_ntp_milliseconds() {
         // 2026-01-01T00:00:00Z = 1767225600 s after the Unix epoch.
         let unix_micros = 1_767_225_600 * 1_000_000 + 999;
-        assert_eq!(ntp_millis_of(unix_micros), (1_767_225_600 + 2_208_988_800) * 1000);
+        assert_eq!(
+            ntp_millis_of(unix_micros),
+            (1_767_225_600 + 2_208_988_800) * 1000
+        );
     }
 }

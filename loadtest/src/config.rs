@@ -162,32 +162,67 @@ pub struct LoadtestConfig {
 
     // --- bounds ---
     /// Length of the measurement window, seconds. Default 10.
-    #[arg(long = "duration", env = "NEWMEDIA_LOADTEST_DURATION", value_name = "SECS", default_value_t = 10.0)]
+    #[arg(
+        long = "duration",
+        env = "NEWMEDIA_LOADTEST_DURATION",
+        value_name = "SECS",
+        default_value_t = 10.0
+    )]
     pub duration: f64,
 
     /// Time between the last join and the window, seconds. Default 1.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_WARMUP", value_name = "SECS", default_value_t = 1.0)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_WARMUP",
+        value_name = "SECS",
+        default_value_t = 1.0
+    )]
     pub warmup: f64,
 
     /// Time after the window for frames still in flight, seconds. Default 0.5.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_DRAIN", value_name = "SECS", default_value_t = 0.5)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_DRAIN",
+        value_name = "SECS",
+        default_value_t = 0.5
+    )]
     pub drain: f64,
 
     /// Longest time for registering and joining every endpoint, seconds. Default 120.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_JOIN_TIMEOUT", value_name = "SECS", default_value_t = 120.0)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_JOIN_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 120.0
+    )]
     pub join_timeout: f64,
 
     /// Joins in flight at once (REST call until first frame). Default 1: each join is timed
     /// on its own; raise it to simulate a join storm.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_JOIN_CONCURRENCY", value_name = "N", default_value_t = 1)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_JOIN_CONCURRENCY",
+        value_name = "N",
+        default_value_t = 1
+    )]
     pub join_concurrency: usize,
 
     /// Refuse scenarios with more endpoints than this. Default 2000.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_MAX_ENDPOINTS", value_name = "N", default_value_t = 2000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_MAX_ENDPOINTS",
+        value_name = "N",
+        default_value_t = 2000
+    )]
     pub max_endpoints: usize,
 
     /// Seed of every random choice (talk spells, frame sizes, switch times). Default 1.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_SEED", value_name = "N", default_value_t = 1)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_SEED",
+        value_name = "N",
+        default_value_t = 1
+    )]
     pub seed: u64,
 
     /// Tokio worker threads of the load generator. Default: one per core.
@@ -197,48 +232,103 @@ pub struct LoadtestConfig {
 
     // --- scenario parameters ---
     /// Subscribers (fanout, webinar). Default 20.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_SUBSCRIBERS", value_name = "N", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_SUBSCRIBERS",
+        value_name = "N",
+        default_value_t = 20
+    )]
     pub subscribers: usize,
 
     /// Frames per second of the fanout publisher. Default 30.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_FPS", value_name = "N", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_FPS",
+        value_name = "N",
+        default_value_t = 30
+    )]
     pub fps: u32,
 
     /// Bytes per fanout frame. Default 4000.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_FRAME_BYTES", value_name = "BYTES", default_value_t = 4000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_FRAME_BYTES",
+        value_name = "BYTES",
+        default_value_t = 4000
+    )]
     pub frame_bytes: usize,
 
     /// Rooms (conference). Default 2.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_ROOMS", value_name = "K", default_value_t = 2)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_ROOMS",
+        value_name = "K",
+        default_value_t = 2
+    )]
     pub rooms: usize,
 
     /// Participants per room (conference). Default 4.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_PARTICIPANTS", value_name = "P", default_value_t = 4)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_PARTICIPANTS",
+        value_name = "P",
+        default_value_t = 4
+    )]
     pub participants: usize,
 
     /// Speakers (audio room). Default 6.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_SPEAKERS", value_name = "P", default_value_t = 6)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_SPEAKERS",
+        value_name = "P",
+        default_value_t = 6
+    )]
     pub speakers: usize,
 
     /// Listeners (audio room). Default 50.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_LISTENERS", value_name = "N", default_value_t = 50)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_LISTENERS",
+        value_name = "N",
+        default_value_t = 50
+    )]
     pub listeners: usize,
 
     /// Bitrate of the top video encoding, bit/s (the low simulcast encoding gets at most
     /// 300 kbit/s, as the controller plans). Default 1 200 000.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_VIDEO_BITRATE", value_name = "BPS", default_value_t = 1_200_000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_VIDEO_BITRATE",
+        value_name = "BPS",
+        default_value_t = 1_200_000
+    )]
     pub video_bitrate: u64,
 
     /// Frame rate of the top video encoding (the low one gets at most 15). Default 30.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_VIDEO_FPS", value_name = "N", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_VIDEO_FPS",
+        value_name = "N",
+        default_value_t = 30
+    )]
     pub video_fps: u32,
 
     /// Audio bitrate while talking, bit/s. Default 32 000.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_AUDIO_BITRATE", value_name = "BPS", default_value_t = 32_000)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_AUDIO_BITRATE",
+        value_name = "BPS",
+        default_value_t = 32_000
+    )]
     pub audio_bitrate: u64,
 
     /// Seconds between reference frames of every video encoding. Default 2.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_REFERENCE_INTERVAL", value_name = "SECS", default_value_t = 2.0)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_REFERENCE_INTERVAL",
+        value_name = "SECS",
+        default_value_t = 2.0
+    )]
     pub reference_interval: f64,
 
     /// Simulcast (two encodings) for conference and webinar video. Default true.
@@ -247,16 +337,31 @@ pub struct LoadtestConfig {
 
     /// Seconds between each simulcast viewer's layer switches (it alternates between asking
     /// for at most 320 pixels wide and for anything); 0 turns switching off. Default 4.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_LAYER_SWITCH_INTERVAL", value_name = "SECS", default_value_t = 4.0)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_LAYER_SWITCH_INTERVAL",
+        value_name = "SECS",
+        default_value_t = 4.0
+    )]
     pub layer_switch_interval: f64,
 
     /// Length of each speaker's turn in the audio room, seconds. Default 3.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_TURN", value_name = "SECS", default_value_t = 3.0)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_TURN",
+        value_name = "SECS",
+        default_value_t = 3.0
+    )]
     pub turn: f64,
 
     /// How many speakers the SFU forwards (its `top_speakers`): audio gaps of more speakers
     /// than this are judged against the active-speaker announcements. Default 3.
-    #[arg(long, env = "NEWMEDIA_LOADTEST_TOP_SPEAKERS", value_name = "N", default_value_t = 3)]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_TOP_SPEAKERS",
+        value_name = "N",
+        default_value_t = 3
+    )]
     pub top_speakers: usize,
 
     // --- thresholds (exit status 1 when exceeded) ---
@@ -321,7 +426,12 @@ pub struct LoadtestConfig {
     pub quiet: bool,
 
     /// Log filter (env-filter syntax). Default "warn".
-    #[arg(long, env = "NEWMEDIA_LOADTEST_LOG_LEVEL", value_name = "FILTER", default_value = "warn")]
+    #[arg(
+        long,
+        env = "NEWMEDIA_LOADTEST_LOG_LEVEL",
+        value_name = "FILTER",
+        default_value = "warn"
+    )]
     pub log_level: String,
 }
 
@@ -504,7 +614,10 @@ impl LoadtestConfig {
             }
             (Some(_), None, false) => return invalid("api_key", "a deployment needs --api-key"),
             (Some(_), _, true) => {
-                return invalid("embedded", "--embedded and --controller-url exclude each other");
+                return invalid(
+                    "embedded",
+                    "--embedded and --controller-url exclude each other",
+                );
             }
             _ => {}
         }
@@ -543,7 +656,10 @@ impl LoadtestConfig {
                 if self.speakers == 0 {
                     return invalid("speakers", "at least 1 speaker");
                 }
-                (2, "an audio room needs at least one listener or two speakers")
+                (
+                    2,
+                    "an audio room needs at least one listener or two speakers",
+                )
             }
         };
         if endpoints < min_endpoints {
@@ -552,17 +668,26 @@ impl LoadtestConfig {
         if endpoints > self.max_endpoints {
             return Err(ConfigError::Invalid {
                 field: "max_endpoints",
-                reason: format!("the scenario has {endpoints} endpoints, more than {}", self.max_endpoints),
+                reason: format!(
+                    "the scenario has {endpoints} endpoints, more than {}",
+                    self.max_endpoints
+                ),
             });
         }
         if self.fps == 0 || self.fps > 1000 || self.video_fps == 0 || self.video_fps > 240 {
-            return invalid("fps", "frame rates must be 1-1000 (fanout) and 1-240 (video)");
+            return invalid(
+                "fps",
+                "frame rates must be 1-1000 (fanout) and 1-240 (video)",
+            );
         }
         if self.frame_bytes == 0 || self.frame_bytes > 1 << 20 {
             return invalid("frame_bytes", "1 byte to 1 MiB");
         }
         if self.video_bitrate < 10_000 || self.audio_bitrate < 1_000 {
-            return invalid("video_bitrate", "video at least 10 kbit/s, audio at least 1 kbit/s");
+            return invalid(
+                "video_bitrate",
+                "video at least 10 kbit/s, audio at least 1 kbit/s",
+            );
         }
         if self.join_concurrency == 0 || self.threads == Some(0) || self.sfu_workers == Some(0) {
             return invalid("join_concurrency", "counts must be at least 1");
@@ -595,12 +720,20 @@ mod tests {
     use std::io::Write as _;
 
     fn load(args: &[&str]) -> Result<LoadtestConfig, ConfigError> {
-        LoadtestConfig::from_args_and_file(std::iter::once("newmedia-loadtest").chain(args.iter().copied()))
+        LoadtestConfig::from_args_and_file(
+            std::iter::once("newmedia-loadtest").chain(args.iter().copied()),
+        )
     }
 
     #[test]
     fn defaults_need_a_target() {
-        assert!(matches!(load(&[]), Err(ConfigError::Invalid { field: "controller_url", .. })));
+        assert!(matches!(
+            load(&[]),
+            Err(ConfigError::Invalid {
+                field: "controller_url",
+                ..
+            })
+        ));
         let c = load(&["--embedded"]).unwrap();
         assert_eq!(c.scenario, ScenarioKind::Fanout);
         assert_eq!((c.subscribers, c.fps, c.frame_bytes), (20, 30, 4000));
@@ -610,10 +743,26 @@ mod tests {
 
     #[test]
     fn scenario_by_name_with_parameters() {
-        let c = load(&["--embedded", "conference", "--rooms", "3", "--participants", "5"]).unwrap();
+        let c = load(&[
+            "--embedded",
+            "conference",
+            "--rooms",
+            "3",
+            "--participants",
+            "5",
+        ])
+        .unwrap();
         assert_eq!(c.scenario, ScenarioKind::Conference);
         assert_eq!(c.endpoint_count(), 15);
-        let c = load(&["audio-room", "--embedded", "--speakers", "4", "--listeners", "10"]).unwrap();
+        let c = load(&[
+            "audio-room",
+            "--embedded",
+            "--speakers",
+            "4",
+            "--listeners",
+            "10",
+        ])
+        .unwrap();
         assert_eq!(c.endpoint_count(), 14);
         let c = load(&["--embedded", "webinar", "--simulcast", "false"]).unwrap();
         assert!(!c.simulcast);
@@ -624,18 +773,30 @@ mod tests {
         for args in [
             &["--controller-url", "http://x"][..],
             &["--embedded", "--controller-url", "http://x"],
-            &["--in-process", "--controller-url", "http://x", "--api-key", "k"],
+            &[
+                "--in-process",
+                "--controller-url",
+                "http://x",
+                "--api-key",
+                "k",
+            ],
             &["--embedded", "--subscribers", "0"],
             &["--embedded", "conference", "--participants", "1"],
             &["--embedded", "--duration", "0"],
             &["--embedded", "--subscribers", "5000"],
-            &["--embedded", "--max-loss", "-1"],
+            &["--embedded", "--max-loss=-1"],
             &["--embedded", "--layer-switch-interval", "0.1"],
             &["--embedded", "--log-level", "[[["],
         ] {
-            assert!(matches!(load(args), Err(ConfigError::Invalid { .. })), "{args:?}");
+            assert!(
+                matches!(load(args), Err(ConfigError::Invalid { .. })),
+                "{args:?}"
+            );
         }
-        assert!(matches!(load(&["--embedded", "nosuch"]), Err(ConfigError::Args(_))));
+        assert!(matches!(
+            load(&["--embedded", "nosuch"]),
+            Err(ConfigError::Args(_))
+        ));
     }
 
     #[test]
@@ -649,11 +810,17 @@ mod tests {
         let path = f.path().to_str().unwrap();
         let c = load(&["--config", path, "--subscribers", "9"]).unwrap();
         assert_eq!(c.scenario, ScenarioKind::Webinar);
-        assert_eq!((c.subscribers, c.duration, c.max_p99_ms), (9, 3.5, Some(5.0)));
+        assert_eq!(
+            (c.subscribers, c.duration, c.max_p99_ms),
+            (9, 3.5, Some(5.0))
+        );
         let mut bad = tempfile::NamedTempFile::new().unwrap();
         writeln!(bad, "embedded = true\nsubscriber = 7").unwrap();
         let path = bad.path().to_str().unwrap();
-        assert!(matches!(load(&["--config", path]), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            load(&["--config", path]),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 
     #[test]

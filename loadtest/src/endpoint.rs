@@ -177,7 +177,15 @@ mod tests {
         let viewer = capabilities(&party(false, None, false, true), &config);
         assert_eq!((viewer.sources.len(), viewer.sinks.len()), (0, 1));
         let fixed = capabilities(
-            &party(false, Some(Video::Fixed { fps: 30, bytes: 4000 }), false, false),
+            &party(
+                false,
+                Some(Video::Fixed {
+                    fps: 30,
+                    bytes: 4000,
+                }),
+                false,
+                false,
+            ),
             &config,
         );
         let json = serde_json::to_string(&fixed.advertisement(&[]).unwrap()).unwrap();

@@ -51,11 +51,11 @@ fn run_and_report(config: &LoadtestConfig) -> anyhow::Result<bool> {
     print!("{}", report::table::render(&report));
     if let Some(path) = &config.json {
         let json = serde_json::to_string_pretty(&report).context("encoding the report")?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &config.csv {
-        report::csv::append(path, &report).with_context(|| format!("writing {}", path.display()))?;
+        report::csv::append(path, &report)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(report.passed)
 }

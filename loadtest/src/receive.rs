@@ -110,7 +110,9 @@ pub async fn read(
         let encoding = *sub.subscription.encoding().borrow();
         if let Some(encoding) = encoding {
             let _ = flow
-                .send_control(ControlMessage::IntraFrameRequest(IntraFrameRequest { encoding }))
+                .send_control(ControlMessage::IntraFrameRequest(IntraFrameRequest {
+                    encoding,
+                }))
                 .await;
         }
     }
@@ -190,7 +192,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 pub async fn watch_speakers(flow: Flow, mut stop: watch::Receiver<bool>) -> SpeakerHistory {
     let mut history = SpeakerHistory::default();
     let mut speakers = flow.active_speakers();
-    let note = |history: &mut SpeakerHistory, value: &Option<newmedia_proto::control::ActiveSpeakers>| {
+    let note = |history: &mut SpeakerHistory,
+                value: &Option<newmedia_proto::control::ActiveSpeakers>| {
         let list: Vec<u64> = value
             .as_ref()
             .map(|a| a.speakers.iter().map(|s| s.endpoint_id).collect())

@@ -11,6 +11,7 @@ use crate::config::LoadtestConfig;
 use crate::endpoint::{self, AUDIO_ID, EndpointError};
 use crate::media::talk::{TalkPattern, Talker, TurnSchedule};
 use crate::media::video::{Sizing, VideoSizer};
+use crate::procstat;
 use crate::progress::Progress;
 use crate::publish::{self, PublisherOutcome, Source};
 use crate::receive::{self, Live, ReadSettings, TrackOutcome};
@@ -18,7 +19,6 @@ use crate::scenario::{self, PartyPlan, Plan, RoomPlan, Talk, Video};
 use crate::scrape::ServerSample;
 use crate::stats::{SpeakerHistory, TrackKind, Window};
 use crate::target::{Target, TargetError};
-use crate::procstat;
 use newmedia_client::agent::Agent;
 use newmedia_client::client::{Call, CallPublisher};
 use newmedia_client::signaling::RestClient;
@@ -88,6 +88,9 @@ pub struct EndpointResult {
     pub receives: bool,
     /// Whether it publishes.
     pub publishes: bool,
+    /// Whether its join is timed: not for audio-room speakers, who hear nothing until
+    /// another speaker's turn.
+    pub join_timed: bool,
     /// Tracks the scenario expects it to receive.
     pub tracks_expected: usize,
     /// From its join call (or its room's creation) to its first frame, microseconds.
@@ -275,12 +278,9 @@ async fn run_on(
             deadline,
         ));
     }
-    let joined = tokio::time::timeout_at(
-        deadline.into(),
-        futures_join_all(room_tasks),
-    )
-    .await
-    .map_err(|_| RunError::JoinTimeout(join_timeout))?;
+    let joined = tokio::time::timeout_at(deadline.into(), futures_join_all(room_tasks))
+        .await
+        .map_err(|_| RunError::JoinTimeout(join_timeout))?;
     let mut rooms = Vec::new();
     let mut first_error = None;
     for r in joined {
@@ -391,6 +391,7 @@ async fn run_on(
                 name: e.plan.name.clone(),
                 receives: e.plan.receives(),
                 publishes: e.plan.audio.is_some() || e.plan.video.is_some(),
+                join_timed: e.plan.receives() && !matches!(e.plan.audio, Some(Talk::Turn(_))),
                 tracks_expected: e.tracks_expected,
                 join_micros: first_arrival.map(|t| t.saturating_sub(e.join_start)),
                 join_rest_micros: e.rest_done.saturating_sub(e.join_start),
@@ -502,11 +503,14 @@ async fn register_all(
                 let agent = endpoint::register(&url, &rest, &party, &config, within)
                     .await
                     .map_err(endpoint_error(&party.name))?;
-                Ok::<_, RunError>((room, Member {
-                    index,
-                    plan: party,
-                    agent,
-                }))
+                Ok::<_, RunError>((
+                    room,
+                    Member {
+                        index,
+                        plan: party,
+                        agent,
+                    },
+                ))
             });
         }
     }
@@ -538,7 +542,10 @@ async fn join_room(
     let joiners = members.split_off(context.plan.founders.min(members.len()));
     let founders = members;
     let created_at = clock::wall_micros();
-    let first = founders.first().map(|m| m.plan.name.clone()).unwrap_or_default();
+    let first = founders
+        .first()
+        .map(|m| m.plan.name.clone())
+        .unwrap_or_default();
     let conference = rest
         .create_conference(&CreateConference {
             parties: founders.iter().map(|m| m.plan.name.clone()).collect(),
@@ -610,7 +617,9 @@ async fn join_room(
             // The permit is held until the first frame (bounded), so with one join at a time
             // each is timed on its own.
             if running.plan.receives() {
-                let within = deadline.saturating_duration_since(clock::now()).min(FIRST_FRAME_WAIT);
+                let within = deadline
+                    .saturating_duration_since(clock::now())
+                    .min(FIRST_FRAME_WAIT);
                 let _ = tokio::time::timeout(within, running.first_frame.notified()).await;
             }
             Ok(running)
@@ -730,8 +739,8 @@ async fn enter(
             shared.stop_receiving.subscribe(),
         )));
     }
-    let watch_speakers = m.plan.receives_audio
-        && (context.plan.audio_gated || context.turns.is_some());
+    let watch_speakers =
+        m.plan.receives_audio && (context.plan.audio_gated || context.turns.is_some());
     let speakers = watch_speakers.then(|| {
         tokio::spawn(receive::watch_speakers(
             call.flow().clone(),
@@ -888,7 +897,10 @@ mod tests {
         let (times, missed) = speaker_switch_times(turns, &ids, &h, 2 * S, 15 * S);
         assert_eq!(times, vec![800_000, 700_000, 900_000]);
         assert_eq!(missed, 1);
-        let one = TurnSchedule { speakers: 1, ..turns };
+        let one = TurnSchedule {
+            speakers: 1,
+            ..turns
+        };
         assert_eq!(speaker_switch_times(one, &ids, &h, 0, 15 * S), (vec![], 0));
     }
 }

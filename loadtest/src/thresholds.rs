@@ -49,7 +49,11 @@ pub fn evaluate(config: &LoadtestConfig, report: &Report) -> Vec<Check> {
             config.max_jitter_ms,
             received_any.then_some(report.jitter_mean_ms),
         ),
-        at_most("max-join-p99-ms", config.max_join_p99_ms, join.map(|j| j.p99_ms)),
+        at_most(
+            "max-join-p99-ms",
+            config.max_join_p99_ms,
+            join.map(|j| j.p99_ms),
+        ),
         at_most(
             "max-freezes",
             config.max_freezes.map(|f| f as f64),
@@ -76,8 +80,7 @@ mod tests {
     use crate::stats::Summary;
 
     fn config(args: &[&str]) -> LoadtestConfig {
-        LoadtestConfig::from_args_and_file(["x", "--embedded"].iter().chain(args).copied())
-            .unwrap()
+        LoadtestConfig::from_args_and_file(["x", "--embedded"].iter().chain(args).copied()).unwrap()
     }
 
     fn report(loss: f64, p99: f64, frames: u64) -> Report {
@@ -104,7 +107,13 @@ mod tests {
 
     #[test]
     fn limits_hold_or_fail() {
-        let c = config(&["--max-loss", "1", "--max-p99-ms", "5", "--require-all-tracks"]);
+        let c = config(&[
+            "--max-loss",
+            "1",
+            "--max-p99-ms",
+            "5",
+            "--require-all-tracks",
+        ]);
         let good = evaluate(&c, &report(0.5, 4.9, 100));
         assert_eq!(good.len(), 3);
         assert!(good.iter().all(|c| c.passed), "{good:?}");
@@ -113,14 +122,28 @@ mod tests {
         assert_eq!(bad[0].name, "max-loss");
         assert_eq!(bad[0].value, Some(1.5));
         // Exactly at the limit passes.
-        assert!(evaluate(&c, &report(1.0, 5.0, 100)).iter().all(|c| c.passed));
+        assert!(
+            evaluate(&c, &report(1.0, 5.0, 100))
+                .iter()
+                .all(|c| c.passed)
+        );
     }
 
     #[test]
     fn unmeasured_figures_fail() {
-        let c = config(&["--max-loss", "1", "--max-p99-ms", "5", "--max-join-p99-ms", "100"]);
+        let c = config(&[
+            "--max-loss",
+            "1",
+            "--max-p99-ms",
+            "5",
+            "--max-join-p99-ms",
+            "100",
+        ]);
         let checks = evaluate(&c, &report(0.0, 0.0, 0));
-        assert!(checks.iter().all(|c| !c.passed && c.value.is_none()), "{checks:?}");
+        assert!(
+            checks.iter().all(|c| !c.passed && c.value.is_none()),
+            "{checks:?}"
+        );
     }
 
     #[test]

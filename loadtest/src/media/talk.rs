@@ -96,7 +96,9 @@ impl Talker {
             rng: ChaCha8Rng::seed_from_u64(seed),
             talking: false,
             next_toggle: None,
-            talk_bytes: usize::try_from(per_packet).unwrap_or(usize::MAX).max(STAMP_LEN),
+            talk_bytes: usize::try_from(per_packet)
+                .unwrap_or(usize::MAX)
+                .max(STAMP_LEN),
         }
     }
 
@@ -115,10 +117,10 @@ impl Talker {
                 let next = match self.next_toggle {
                     Some(t) => t,
                     None => {
-                        // Start at a random point: some talk from the start, some listen.
-                        self.talking = self.rng.gen_bool(0.3);
-                        let mean = if self.talking { talk } else { silence };
-                        let first = now_micros + self.spell(mean) / 2;
+                        // Everyone says something soon after joining: a first pause of up
+                        // to one mean pause, then a spell of talk.
+                        self.talking = false;
+                        let first = now_micros + self.rng.gen_range(0..=silence);
                         self.next_toggle = Some(first);
                         first
                     }
@@ -201,7 +203,11 @@ mod tests {
         let sizes: Vec<_> = (0..500).map(|i| t.packet(i * 20 * MS)).collect();
         let mean = sizes.iter().map(|p| p.size).sum::<usize>() as f64 / sizes.len() as f64;
         assert!((70.0..90.0).contains(&mean), "{mean}");
-        assert!(sizes.iter().all(|p| p.talking && (60..=95).contains(&p.level)));
+        assert!(
+            sizes
+                .iter()
+                .all(|p| p.talking && (60..=95).contains(&p.level))
+        );
         let s = TurnSchedule {
             start_micros: 0,
             turn_micros: 1_000_000,

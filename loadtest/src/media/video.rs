@@ -106,12 +106,19 @@ mod tests {
         let total: usize = frames.iter().map(|f| f.size).sum();
         let bitrate = total as f64 * 8.0 / 20.0;
         assert!((1_140_000.0..1_260_000.0).contains(&bitrate), "{bitrate}");
-        let refs: Vec<_> = frames.iter().enumerate().filter(|(_, f)| f.reference).collect();
+        let refs: Vec<_> = frames
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.reference)
+            .collect();
         assert_eq!(refs.len(), 10);
         assert!(refs.iter().all(|(i, _)| i % 60 == 0));
         let key = frames[0].size as f64;
         let between = frames[1].size as f64;
-        assert!(key / between > 3.0 && key / between < 5.0, "{key} {between}");
+        assert!(
+            key / between > 3.0 && key / between < 5.0,
+            "{key} {between}"
+        );
     }
 
     #[test]

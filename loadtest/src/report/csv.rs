@@ -56,7 +56,11 @@ fn opt(v: Option<f64>) -> String {
 
 /// The row of `r`, in [`COLUMNS`] order.
 pub fn row(r: &Report) -> Vec<String> {
-    let params: Vec<String> = r.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let params: Vec<String> = r
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let server = r.server.clone().unwrap_or_default();
     vec![
         r.label.clone().unwrap_or_default(),
@@ -86,13 +90,20 @@ pub fn row(r: &Report) -> Vec<String> {
         opt(server.rss_per_subscriber_bytes),
         opt(server.delivered_mbps_per_core),
         num(r.generator.cpu_cores),
-        r.generator.rss_bytes.map(|b| b.to_string()).unwrap_or_default(),
+        r.generator
+            .rss_bytes
+            .map(|b| b.to_string())
+            .unwrap_or_default(),
         r.passed.to_string(),
     ]
 }
 
 fn line(fields: &[String]) -> String {
-    let mut l: String = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
+    let mut l: String = fields
+        .iter()
+        .map(|f| field(f))
+        .collect::<Vec<_>>()
+        .join(",");
     l.push('\n');
     l
 }
@@ -133,7 +144,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].split(',').count(), COLUMNS.len());
-        assert!(lines[1].starts_with("\"run, \"\"1\"\"\",fanout,fps=30,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("\"run, \"\"1\"\"\",fanout,fps=30,"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[2].starts_with("run 2,fanout,"));
         assert!(lines[2].ends_with(",true"));
         assert_eq!(row(&r).len(), COLUMNS.len());

@@ -13,7 +13,8 @@
 //!   subscriber**: (RSS at the window's end - RSS before any endpoint) / receiving endpoints.
 //! - **delivered Mbit/s per server core**: delivered / server CPU.
 //! - **join**: from the REST call that put the endpoint in the conference (its own join, or
-//!   its room's creation) to its first frame.
+//!   its room's creation) to its first frame, for every receiving endpoint except audio-room
+//!   speakers (they hear nothing until another speaker's turn).
 
 pub mod csv;
 pub mod table;
@@ -262,14 +263,21 @@ impl Report {
             .collect();
         let per_subscriber: Vec<f64> = receivers
             .iter()
-            .map(|i| per_endpoint_bytes.get(*i).copied().unwrap_or_default() as f64 * 8.0 / secs / 1e3)
+            .map(|i| {
+                per_endpoint_bytes.get(*i).copied().unwrap_or_default() as f64 * 8.0 / secs / 1e3
+            })
             .collect();
-        let joins: Vec<u64> = receivers
+        let timed: Vec<usize> = receivers
+            .iter()
+            .copied()
+            .filter(|i| m.endpoints.get(*i).is_some_and(|e| e.join_timed))
+            .collect();
+        let joins: Vec<u64> = timed
             .iter()
             .filter_map(|i| m.endpoints.get(*i).and_then(|e| e.join_micros))
             .collect();
         let join_part = |f: fn(&crate::run::EndpointResult) -> u64| {
-            let v: Vec<u64> = receivers
+            let v: Vec<u64> = timed
                 .iter()
                 .filter_map(|i| m.endpoints.get(*i).map(f))
                 .collect();
@@ -343,7 +351,7 @@ impl Report {
             freeze_ms: freeze_micros as f64 / 1000.0,
             tracks_with_freezes: frozen_tracks,
             join: Summary::of_micros(&joins),
-            joins_without_frame: receivers.len() - joins.len(),
+            joins_without_frame: timed.len() - joins.len(),
             join_rest: join_part(|e| e.join_rest_micros),
             join_connect: join_part(|e| e.join_connect_micros),
             layer_switch: Summary::of_micros(&switches),

@@ -29,9 +29,22 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 /// The report as a table for people.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
-    let params: Vec<String> = r.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let label = r.label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
-    let _ = writeln!(out, "newmedia-loadtest {}{label} ({})", r.scenario, params.join(", "));
+    let params: Vec<String> = r
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let label = r
+        .label
+        .as_deref()
+        .map(|l| format!(" [{l}]"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "newmedia-loadtest {}{label} ({})",
+        r.scenario,
+        params.join(", ")
+    );
     let _ = writeln!(out, "target: {}", r.target);
     let _ = writeln!(
         out,
@@ -46,7 +59,10 @@ pub fn render(r: &Report) -> String {
         ),
         (
             "frames received",
-            format!("{} ({:.0}/s)", r.frames_received, r.delivered_frames_per_sec),
+            format!(
+                "{} ({:.0}/s)",
+                r.frames_received, r.delivered_frames_per_sec
+            ),
         ),
         (
             "loss",
@@ -183,15 +199,29 @@ pub fn render(r: &Report) -> String {
     }
     if !r.checks.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "  {:<20} {:>10} {:>10}  result", "threshold", "limit", "value");
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>10} {:>10}  result",
+            "threshold", "limit", "value"
+        );
         for c in &r.checks {
-            let value = c.value.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+            let value = c
+                .value
+                .map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
             let verdict = if c.passed { "ok" } else { "FAILED" };
-            let _ = writeln!(out, "  {:<20} {:>10} {:>10}  {verdict}", c.name, c.limit, value);
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10} {:>10}  {verdict}",
+                c.name, c.limit, value
+            );
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "result: {}", if r.passed { "PASSED" } else { "FAILED" });
+    let _ = writeln!(
+        out,
+        "result: {}",
+        if r.passed { "PASSED" } else { "FAILED" }
+    );
     out
 }
 

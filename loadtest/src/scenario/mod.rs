@@ -183,7 +183,13 @@ pub fn plan(config: &LoadtestConfig, prefix: &str) -> Plan {
                     ..party(format!("{prefix}-speaker{i}"), i)
                 })
                 .collect();
-            parties.extend(viewers(config.speakers, config.listeners, true, false, "listener"));
+            parties.extend(viewers(
+                config.speakers,
+                config.listeners,
+                true,
+                false,
+                "listener",
+            ));
             vec![RoomPlan {
                 parties,
                 founders: config.speakers,
@@ -205,22 +211,50 @@ mod tests {
 
     fn config(args: &[&str]) -> LoadtestConfig {
         LoadtestConfig::from_args_and_file(
-            ["newmedia-loadtest", "--embedded"].iter().chain(args.iter()).copied(),
+            ["newmedia-loadtest", "--embedded"]
+                .iter()
+                .chain(args.iter())
+                .copied(),
         )
         .unwrap()
     }
 
     #[test]
     fn fanout_is_one_fixed_publisher_and_n_video_subscribers() {
-        let c = config(&["fanout", "--subscribers", "3", "--fps", "25", "--frame-bytes", "900"]);
+        let c = config(&[
+            "fanout",
+            "--subscribers",
+            "3",
+            "--fps",
+            "25",
+            "--frame-bytes",
+            "900",
+        ]);
         let p = plan(&c, "t");
         assert_eq!(p.endpoint_count(), c.endpoint_count());
         let room = &p.rooms[0];
-        assert_eq!((room.founders, room.simulcast, room.audio_gated), (1, false, false));
-        assert_eq!(room.parties[0].video, Some(Video::Fixed { fps: 25, bytes: 900 }));
+        assert_eq!(
+            (room.founders, room.simulcast, room.audio_gated),
+            (1, false, false)
+        );
+        assert_eq!(
+            room.parties[0].video,
+            Some(Video::Fixed {
+                fps: 25,
+                bytes: 900
+            })
+        );
         assert!(!room.parties[0].receives());
-        assert!(room.parties[1..].iter().all(|s| s.receives_video && !s.receives_audio));
-        assert!(room.parties[1..].iter().all(|s| s.audio.is_none() && s.video.is_none()));
+        assert!(
+            room.parties[1..]
+                .iter()
+                .all(|s| s.receives_video && !s.receives_audio)
+        );
+        assert!(
+            room.parties[1..]
+                .iter()
+                .all(|s| s.audio.is_none() && s.video.is_none())
+        );
         assert_eq!(room.parties[3].name, "t-sub2");
     }
 
@@ -246,19 +280,34 @@ mod tests {
 
     #[test]
     fn audio_room_speakers_take_turns_before_listeners_join() {
-        let c = config(&["audio-room", "--speakers", "5", "--listeners", "7", "--turn", "2"]);
+        let c = config(&[
+            "audio-room",
+            "--speakers",
+            "5",
+            "--listeners",
+            "7",
+            "--turn",
+            "2",
+        ]);
         let p = plan(&c, "t");
         let room = &p.rooms[0];
         assert_eq!((room.founders, room.parties.len()), (5, 12));
         assert_eq!(room.turn_secs, Some(2.0));
         assert!(room.audio_gated);
         assert_eq!(room.parties[4].audio, Some(Talk::Turn(4)));
-        assert!(room.parties[5..].iter().all(|l| l.audio.is_none() && l.receives_audio && !l.receives_video));
+        assert!(
+            room.parties[5..]
+                .iter()
+                .all(|l| l.audio.is_none() && l.receives_audio && !l.receives_video)
+        );
     }
 
     #[test]
     fn webinar_has_one_presenter() {
-        let p = plan(&config(&["webinar", "--subscribers", "4", "--simulcast", "false"]), "t");
+        let p = plan(
+            &config(&["webinar", "--subscribers", "4", "--simulcast", "false"]),
+            "t",
+        );
         let room = &p.rooms[0];
         assert_eq!(room.parties[0].audio, Some(Talk::Continuous));
         assert!(!room.simulcast);

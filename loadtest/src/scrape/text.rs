@@ -50,7 +50,9 @@ pub fn parse(text: &str) -> Result<MetricSums, ParseError> {
 fn parse_sample(line: &str) -> Result<(&str, f64), &'static str> {
     let name_end = line
         .char_indices()
-        .find(|(i, c)| !(c.is_ascii_alphabetic() || *c == '_' || *c == ':' || (*i > 0 && c.is_ascii_digit())))
+        .find(|(i, c)| {
+            !(c.is_ascii_alphabetic() || *c == '_' || *c == ':' || (*i > 0 && c.is_ascii_digit()))
+        })
         .map_or(line.len(), |(i, _)| i);
     if name_end == 0 {
         return Err("expected a metric name");
@@ -82,11 +84,7 @@ fn skip_labels(mut s: &str) -> Result<&str, &'static str> {
         }
         let eq = s.find('=').ok_or("expected label=\"value\"")?;
         let label = s.get(..eq).unwrap_or_default().trim();
-        if label.is_empty()
-            || !label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err("bad label name");
         }
         s = s

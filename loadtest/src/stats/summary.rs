@@ -24,7 +24,9 @@ pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
         return None;
     }
     let rank = (p.clamp(0.0, 100.0) / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.saturating_sub(1).min(sorted.len() - 1)).copied()
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len() - 1))
+        .copied()
 }
 
 /// Count, mean and percentiles of a set of samples, milliseconds.

@@ -202,8 +202,11 @@ impl TrackStats {
                     self.lost += missed;
                     Counted::Lost
                 };
-                let first_remembered = seq.saturating_sub(MISSING_REMEMBERED as u64).max(enc.last + 1);
-                enc.missing.extend((first_remembered..seq).map(|s| (s, counted)));
+                let first_remembered = seq
+                    .saturating_sub(MISSING_REMEMBERED as u64)
+                    .max(enc.last + 1);
+                enc.missing
+                    .extend((first_remembered..seq).map(|s| (s, counted)));
                 if enc.missing.len() > MISSING_REMEMBERED {
                     let excess = enc.missing.len() - MISSING_REMEMBERED;
                     enc.missing.drain(..excess);
@@ -337,7 +340,12 @@ mod tests {
         for i in 0..100 {
             t.on_frame(frame(1, i, 1000 + i * 33, true));
         }
-        t.finish(0, 1000 * MS + 99 * 33 * MS + 10 * MS, Some(SentRange { first: 0, last: 99 }), None);
+        t.finish(
+            0,
+            1000 * MS + 99 * 33 * MS + 10 * MS,
+            Some(SentRange { first: 0, last: 99 }),
+            None,
+        );
         assert_eq!((t.frames, t.lost, t.freezes), (100, 0, 0));
         assert_eq!(t.bytes, 100_000);
         let p50 = t.latency.value_at_quantile(0.5);
@@ -376,12 +384,28 @@ mod tests {
         for s in 10..20 {
             t.on_frame(frame(1, s, 1000 + s * 20, true));
         }
-        t.finish(0, 2_000 * MS, Some(SentRange { first: 10, last: 24 }), None);
+        t.finish(
+            0,
+            2_000 * MS,
+            Some(SentRange {
+                first: 10,
+                last: 24,
+            }),
+            None,
+        );
         assert_eq!(t.lost, 5);
         // A publisher range that starts after the last arrival counts only its own frames.
         let mut u = TrackStats::new(TrackKind::Audio, false);
         u.on_frame(frame(1, 3, 1000, false));
-        u.finish(0, 2_000 * MS, Some(SentRange { first: 10, last: 14 }), None);
+        u.finish(
+            0,
+            2_000 * MS,
+            Some(SentRange {
+                first: 10,
+                last: 14,
+            }),
+            None,
+        );
         assert_eq!(u.lost, 5);
     }
 
@@ -431,7 +455,11 @@ mod tests {
             }
             t.on_frame(a);
         }
-        assert!((t.jitter_micros() - 2000.0).abs() < 10.0, "{}", t.jitter_micros());
+        assert!(
+            (t.jitter_micros() - 2000.0).abs() < 10.0,
+            "{}",
+            t.jitter_micros()
+        );
     }
 
     #[test]
@@ -439,9 +467,10 @@ mod tests {
         let mut t = TrackStats::new(TrackKind::Audio, true);
         t.on_frame(frame(1, 0, 1000, true));
         t.on_frame(frame(1, 100, 4000, true)); // gated from 1.0 s to 4.0 s
-        t.on_frame(frame(1, 102, 4040, true)); // one real loss
+        t.on_frame(frame(1, 150, 5000, true));
+        t.on_frame(frame(1, 152, 5040, true)); // one real loss, far from any change
         assert_eq!(t.lost, 0);
-        assert_eq!(t.gaps().len(), 2);
+        assert_eq!(t.gaps().len(), 3);
         let mut h = SpeakerHistory::default();
         h.update(900 * MS, &[7]);
         h.update(1010 * MS, &[]);

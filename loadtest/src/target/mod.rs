@@ -21,7 +21,9 @@ pub use processes::Processes;
 #[derive(Debug, Error)]
 pub enum TargetError {
     /// A server binary is missing.
-    #[error("{what} not found at {path} (build it: cargo build --release -p newmedia-sfu -p newmedia-controller, or pass --sfu-bin/--controller-bin)")]
+    #[error(
+        "{what} not found at {path} (build it: cargo build --release -p newmedia-sfu -p newmedia-controller, or pass --sfu-bin/--controller-bin)"
+    )]
     MissingBinary {
         /// Which one.
         what: &'static str,
@@ -56,7 +58,7 @@ pub enum TargetError {
 
 enum Running {
     Remote,
-    Processes(Processes),
+    Processes(Box<Processes>),
     InProcess(Box<Embedded>),
 }
 
@@ -111,7 +113,7 @@ impl Target {
                 scraper: Scraper::new(vec![p.metrics_url.clone()]),
                 description: format!("embedded processes (SFU pid {})", p.sfu_pid().unwrap_or(0)),
                 shares_process: false,
-                running: Running::Processes(p),
+                running: Running::Processes(Box::new(p)),
             });
         }
         let url = config
@@ -172,7 +174,10 @@ pub async fn node_list(url: &str, api_key: &str) -> Result<NodeList, TargetError
         .await
         .map_err(|e| fail(e.to_string()))?;
     if !response.status().is_success() {
-        return Err(fail(format!("GET /v1/nodes answered {}", response.status())));
+        return Err(fail(format!(
+            "GET /v1/nodes answered {}",
+            response.status()
+        )));
     }
     response.json().await.map_err(|e| fail(e.to_string()))
 }
