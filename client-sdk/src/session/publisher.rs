@@ -353,7 +353,11 @@ impl Publisher {
 /// once, and when it is less than one packet time late the schedule keeps its phase rather
 /// than restarting from `now`: otherwise every scheduling hiccup of a steady 20 ms source
 /// would delay all later frames by the largest lateness seen so far.
-fn audio_slot(next_slot: Option<Instant>, now: Instant, packet_time: Duration) -> (Instant, Instant) {
+fn audio_slot(
+    next_slot: Option<Instant>,
+    now: Instant,
+    packet_time: Duration,
+) -> (Instant, Instant) {
     match next_slot {
         Some(t) if t > now => (t, t + packet_time),
         Some(t) if now.saturating_duration_since(t) < packet_time => (now, t + packet_time),
