@@ -140,8 +140,9 @@ pub async fn read(
                     arrival,
                     in_window: window.contains(stamp.capture_micros),
                 });
+                // Late frames (recovered, reordered) do not move the current encoding.
                 if let Some(p) = &pending
-                    && Some(frame.encoding.0) != p.from
+                    && out.stats.current_encoding() != p.from
                 {
                     if window.contains(p.at) {
                         out.switches.push(arrival.saturating_sub(p.at));

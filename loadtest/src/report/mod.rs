@@ -134,6 +134,8 @@ pub struct Report {
     pub latency_audio: Option<Summary>,
     /// Of video tracks.
     pub latency_video: Option<Summary>,
+    /// Of frames that arrived after a later one (recovered or reordered), not in `latency`.
+    pub latency_late: Summary,
     /// RFC 3550 jitter, mean over tracks, ms.
     pub jitter_mean_ms: f64,
     /// Largest track jitter, ms.
@@ -221,6 +223,7 @@ impl Report {
         let mut all = latency_histogram();
         let mut audio = latency_histogram();
         let mut video = latency_histogram();
+        let mut late = latency_histogram();
         let (mut frames, mut lost, mut recovered, mut bytes) = (0u64, 0u64, 0u64, 0u64);
         let (mut freezes, mut freeze_micros, mut frozen_tracks) = (0u64, 0u64, 0usize);
         let mut jitters = Vec::new();
@@ -244,6 +247,7 @@ impl Report {
                 jitters.push(s.jitter_micros() / 1000.0);
             }
             let _ = all.add(&s.latency);
+            let _ = late.add(&s.late_latency);
             let _ = match s.kind {
                 TrackKind::Audio => audio.add(&s.latency),
                 TrackKind::Video => video.add(&s.latency),
@@ -345,6 +349,7 @@ impl Report {
             latency: Summary::of_histogram(&all),
             latency_audio: (!audio.is_empty()).then(|| Summary::of_histogram(&audio)),
             latency_video: (!video.is_empty()).then(|| Summary::of_histogram(&video)),
+            latency_late: Summary::of_histogram(&late),
             jitter_mean_ms: Spread::of(&jitters).mean,
             jitter_max_ms: Spread::of(&jitters).max,
             freezes,

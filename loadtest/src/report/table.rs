@@ -93,6 +93,9 @@ pub fn render(r: &Report) -> String {
         rows.push(("  audio", summary(a, "frames")));
         rows.push(("  video", summary(v, "frames")));
     }
+    if r.latency_late.count > 0 {
+        rows.push(("  late (recovered)", summary(&r.latency_late, "frames")));
+    }
     rows.push((
         "jitter ms",
         format!("mean {:.2}, max {:.2}", r.jitter_mean_ms, r.jitter_max_ms),

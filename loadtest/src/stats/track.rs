@@ -9,7 +9,9 @@
 //! SFU gates by active speaker, gaps are kept aside and judged at the end against the
 //! [`SpeakerHistory`].
 //!
-//! **Latency** is arrival minus capture (both wall-clock microseconds, same machine).
+//! **Latency** is arrival minus capture (both wall-clock microseconds, same machine), of the
+//! frames that arrived in order; frames that arrive after a later one (recovered by a
+//! retransmission, or reordered) have their own histogram.
 //! **Jitter** is RFC 3550's interarrival jitter (J += (|D| - J) / 16) of those transit times.
 //! **Freezes** are gaps of more than [`FREEZE_GAP_MICROS`] between consecutive frames of a
 //! video track, including one from the last frame to the end of the window.
@@ -114,8 +116,11 @@ pub struct TrackStats {
     pub lost: u64,
     /// Frames first counted lost that arrived later.
     pub recovered: u64,
-    /// Latency of the window's frames, microseconds.
+    /// Latency of the window's frames that arrived in order, microseconds.
     pub latency: Histogram<u32>,
+    /// Latency of the window's frames that arrived after a later one (recovered by a
+    /// retransmission, or reordered), microseconds.
+    pub late_latency: Histogram<u32>,
     jitter: f64,
     last_transit: Option<i64>,
     last_arrival: Option<u64>,
@@ -142,6 +147,7 @@ impl TrackStats {
             lost: 0,
             recovered: 0,
             latency: latency_histogram(),
+            late_latency: latency_histogram(),
             jitter: 0.0,
             last_transit: None,
             last_arrival: None,
@@ -185,7 +191,8 @@ impl TrackStats {
         let Some(enc) = self.encodings.get_mut(index) else {
             return;
         };
-        if created || seq > enc.last {
+        let late = !(created || seq > enc.last);
+        if !late {
             let missed = seq.saturating_sub(enc.last).saturating_sub(1);
             if missed > 0 && !resumed {
                 let counted = if !a.in_window {
@@ -234,20 +241,28 @@ impl TrackStats {
                 }
             }
         }
-        self.current = Some(a.encoding);
-        self.sender = Some(a.sender);
         self.frames_total += 1;
         self.first_arrival.get_or_insert(a.arrival);
+        let latency = a.arrival.saturating_sub(a.stamp.capture_micros);
+        if late {
+            // Kept apart: a frame recovered a second later says how recovery behaves, not
+            // how fast the path is; it must not disturb jitter, freeze or switch accounting.
+            if a.in_window {
+                self.frames += 1;
+                self.bytes += a.size as u64;
+                record(&mut self.late_latency, latency);
+            }
+            return;
+        }
+        self.current = Some(a.encoding);
+        self.sender = Some(a.sender);
         let previous_arrival = self.last_arrival.replace(a.arrival);
         if !a.in_window {
             return;
         }
         self.frames += 1;
         self.bytes += a.size as u64;
-        record(
-            &mut self.latency,
-            a.arrival.saturating_sub(a.stamp.capture_micros),
-        );
+        record(&mut self.latency, latency);
         let transit = a.arrival as i64 - a.stamp.capture_micros as i64;
         if let Some(prev) = self.last_transit {
             let d = (transit - prev).unsigned_abs() as f64;
@@ -362,6 +377,7 @@ mod tests {
         assert_eq!(t.lost, 2);
         t.on_frame(frame(1, 3, 1200, true)); // recovered
         assert_eq!((t.lost, t.recovered, t.frames), (1, 1, 6));
+        assert_eq!((t.latency.len(), t.late_latency.len()), (5, 1));
         t.on_frame(frame(1, 3, 1201, true)); // duplicate: ignored
         assert_eq!((t.lost, t.recovered, t.frames), (1, 1, 6));
     }
