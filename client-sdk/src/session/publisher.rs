@@ -14,7 +14,7 @@ use newmedia_proto::ids::GlobalEncodingId;
 use newmedia_proto::rtp3::Sealer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// What a publisher carries.
@@ -336,8 +336,8 @@ impl Publisher {
             .state
             .lock()
             .map_err(|_| SessionError::Poisoned)?;
-        let slot = s.next_slot.filter(|t| *t > now).unwrap_or(now);
-        s.next_slot = Some(slot + settings.packet_time);
+        let (slot, next) = audio_slot(s.next_slot, now, settings.packet_time);
+        s.next_slot = Some(next);
         Ok((slot > now).then_some(slot))
     }
 
@@ -381,6 +381,23 @@ impl Publisher {
     }
 }
 
+/// The audio pacing slot of a frame handed at `now` when the next free slot is `next_slot`,
+/// and the slot after it. An early frame (a burst) waits for its slot; a late one goes at
+/// once, and when it is less than one packet time late the schedule keeps its phase rather
+/// than restarting from `now`: otherwise every scheduling hiccup of a steady 20 ms source
+/// would delay all later frames by the largest lateness seen so far.
+fn audio_slot(
+    next_slot: Option<Instant>,
+    now: Instant,
+    packet_time: Duration,
+) -> (Instant, Instant) {
+    match next_slot {
+        Some(t) if t > now => (t, t + packet_time),
+        Some(t) if now.saturating_duration_since(t) < packet_time => (now, t + packet_time),
+        _ => (now, now + packet_time),
+    }
+}
+
 /// Keeps the last second of capture times for the frame-rate metric.
 fn note_capture(s: &mut State, capture_time: u64) {
     s.recent_captures.push_back(capture_time);
@@ -399,4 +416,35 @@ pub(crate) fn frame_rate(captures: &std::collections::VecDeque<u64>) -> Option<f
     let (first, last) = (captures.front()?, captures.back()?);
     let span = last.saturating_sub(*first);
     (span > 0).then(|| (captures.len() - 1) as f64 * 1000.0 / span as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::disallowed_methods)] // one origin; the test runs in virtual time from it
+    fn origin() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn audio_pacing_spreads_bursts_and_keeps_its_phase_after_late_frames() {
+        let pt = Duration::from_millis(20);
+        let t0 = origin();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // A burst of three frames at t0 goes out 20 ms apart.
+        let (s1, n1) = audio_slot(None, ms(0), pt);
+        let (s2, n2) = audio_slot(Some(n1), ms(0), pt);
+        let (s3, n3) = audio_slot(Some(n2), ms(0), pt);
+        assert_eq!((s1, s2, s3), (ms(0), ms(20), ms(40)));
+        // A steady source 3 ms late once: that frame goes at once, the next on-time frame
+        // does not wait (the schedule did not move to 83 + 20).
+        let (s4, n4) = audio_slot(Some(n3), ms(63), pt);
+        assert_eq!((s4, n4), (ms(63), ms(80)));
+        let (s5, _) = audio_slot(Some(n4), ms(80), pt);
+        assert_eq!(s5, ms(80));
+        // A frame a whole packet time late restarts the schedule from now.
+        let (s6, n6) = audio_slot(Some(ms(100)), ms(130), pt);
+        assert_eq!((s6, n6), (ms(130), ms(150)));
+    }
 }
