@@ -4,7 +4,8 @@
 
 use newmedia_proto::crypto::Algorithm;
 use newmedia_proto::signaling::rest::{
-    ConferenceState, KeyMode, NodeHeartbeat, NodeInfo, NodeRegistration, PartyState, ProposalStatus,
+    ConferenceState, KeyMode, NodeAdmission, NodeHeartbeat, NodeInfo, NodeRegistration, PartyState,
+    ProposalStatus,
 };
 use newmedia_proto::signaling::{Address, Advertisement, HexSecret, HexTransactionId, Proposal};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,19 @@ pub struct PartyRecord {
     pub checked_node: Option<String>,
     /// Its current proposal, as sent (again to a client that connects later).
     pub proposal: Option<Proposal>,
+    /// What its node last admitted it to, so that a party whose plan did not change is
+    /// neither admitted nor proposed to again (a join then costs O(1) node calls, not O(N)).
+    #[serde(default)]
+    pub admitted: Option<Admitted>,
+}
+
+/// A party's admission at a node, as last sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admitted {
+    /// The node.
+    pub node_id: String,
+    /// What it was admitted to.
+    pub admission: NodeAdmission,
 }
 
 /// A conference.

@@ -268,6 +268,66 @@ async fn join_leave_end_send_new_proposals_and_endings() {
 }
 
 #[tokio::test]
+async fn a_join_proposes_again_only_to_parties_whose_plan_it_changes() {
+    let c = controller().await;
+    let mut node = FakeNode::start("sfu-1", "127.0.0.1:4433").await;
+    register(&c, &node.registration(100, None)).await;
+    let mut alice = client(&c, "alice", 1).await;
+    let mut bob = client_advertising(&c, "bob", 2, viewer_advertisement(2)).await;
+    let mut carol = client_advertising(&c, "carol", 3, viewer_advertisement(3)).await;
+    let mut dave = client(&c, "dave", 4).await;
+    let id = app(&c)
+        .create_conference(&CreateConference {
+            parties: vec!["alice".into(), "bob".into()],
+            simulcast: false,
+            keys: KeyMode::Value,
+            aead: None,
+            wait: false,
+        })
+        .await
+        .unwrap()
+        .conference_id;
+    let alice_first = next_proposal(&mut alice.ws).await;
+    let bob_first = next_proposal(&mut bob.ws).await;
+    assert_eq!(bob_first.proposal.receive_streams().len(), 2);
+
+    // Carol, a second viewer, changes nothing for alice (who sends to the node either way) or
+    // bob: only she is admitted and gets a proposal.
+    app(&c).join(id, "carol", false).await.unwrap();
+    let carol_first = next_proposal(&mut carol.ws).await;
+    assert_eq!(carol_first.proposal.receive_streams().len(), 2);
+    // Dave publishes: alice and bob now receive him, so they get new proposals, and the next
+    // proposal each sees is that one (none came for carol's join).
+    app(&c).join(id, "dave", false).await.unwrap();
+    next_proposal(&mut dave.ws).await;
+    let alice_second = next_proposal(&mut alice.ws).await;
+    assert_ne!(alice_second.proposal_id, alice_first.proposal_id);
+    assert_eq!(alice_second.proposal.receive_streams().len(), 2);
+    let bob_second = next_proposal(&mut bob.ws).await;
+    assert_eq!(bob_second.proposal.receive_streams().len(), 4);
+    let carol_second = next_proposal(&mut carol.ws).await;
+    assert_eq!(carol_second.proposal.receive_streams().len(), 4);
+
+    // The node admitted alice and bob once, then carol, then dave: no one twice.
+    let mut admitted = Vec::new();
+    while admitted.last() != Some(&4) {
+        admitted.push(
+            node.next_call(|c| match c {
+                NodeCall::Admit { endpoint, .. } => Some(endpoint),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    admitted[..2].sort_unstable();
+    assert_eq!(admitted, [1, 2, 3, 4]);
+    let state = app(&c).conference(id).await.unwrap();
+    let bob_state = state.parties.iter().find(|p| p.client_id == "bob").unwrap();
+    assert_eq!(bob_state.proposal_id, bob_second.proposal_id);
+    c.shutdown().await;
+}
+
+#[tokio::test]
 async fn pending_proposal_is_delivered_when_the_client_connects_again() {
     let c = controller().await;
     let node = FakeNode::start("sfu-1", "127.0.0.1:4433").await;

@@ -3,7 +3,7 @@
 use super::Service;
 use crate::error::ApiError;
 use crate::model::{
-    ClientRecord, ConferenceRecord, NodeRecord, PartyRecord, conference_of_proposal,
+    Admitted, ClientRecord, ConferenceRecord, NodeRecord, PartyRecord, conference_of_proposal,
 };
 use crate::plan;
 use newmedia_proto::crypto::Algorithm;
@@ -56,6 +56,7 @@ impl Service {
             consented: None,
             checked_node: None,
             proposal: None,
+            admitted: None,
         });
     }
 
@@ -112,8 +113,10 @@ impl Service {
         Ok(state)
     }
 
-    /// Plans the conference on `node`, admits every party there, stores it with a fresh
-    /// proposal per party, and sends the proposals. Call under the conference lock.
+    /// Plans the conference on `node`, admits there every party whose admission changed,
+    /// gives every party whose proposal changed a fresh one, stores the conference, and sends
+    /// those proposals. A party whose plan is unchanged keeps its proposal and its answer: a
+    /// viewer joining a webinar costs the others nothing. Call under the conference lock.
     pub(super) async fn distribute(
         &self,
         conference: &mut ConferenceRecord,
@@ -125,30 +128,48 @@ impl Service {
                 clients.insert(party.client_id.clone(), c);
             }
         }
+        let node_id = &node.registration.node_id;
+        let conference_id = conference.conference_id;
         let plans = plan::plan(conference, &clients, &node.registration);
         for p in &plans {
             let Some(client) = clients.get(&p.client_id) else {
                 continue;
             };
-            let admission = NodeAdmission {
-                fingerprint: client.fingerprint.clone(),
-                publications: p.publications.clone(),
+            let admitted = Admitted {
+                node_id: node_id.clone(),
+                admission: NodeAdmission {
+                    fingerprint: client.fingerprint.clone(),
+                    publications: p.publications.clone(),
+                },
             };
+            let Some(party) = conference.party_mut(&p.client_id) else {
+                continue;
+            };
+            if party.admitted.as_ref() == Some(&admitted) {
+                continue;
+            }
             self.nodes
                 .admit(
                     &node.registration,
-                    conference.conference_id,
+                    conference_id,
                     p.endpoint_id,
-                    &admission,
+                    &admitted.admission,
                 )
                 .await
                 .map_err(|e| {
                     tracing::warn!(error = %e, "node refused an endpoint");
-                    ApiError::NodeFailed(node.registration.node_id.clone())
+                    ApiError::NodeFailed(node_id.clone())
                 })?;
+            party.admitted = Some(admitted);
         }
         let mut messages = Vec::new();
         for p in plans {
+            if conference
+                .party(&p.client_id)
+                .is_none_or(|party| party.proposal.as_ref() == Some(&p.proposal))
+            {
+                continue;
+            }
             let proposal_id = conference.next_proposal_id();
             let Some(party) = conference.party_mut(&p.client_id) else {
                 continue;
@@ -271,7 +292,7 @@ impl Service {
         Ok(())
     }
 
-    /// Adds a party; every party gets a new proposal.
+    /// Adds a party; it gets a proposal, and so does every party whose proposal it changes.
     pub async fn join(
         &self,
         id: u64,
@@ -308,8 +329,8 @@ impl Service {
         Ok(state)
     }
 
-    /// Removes a party (it gets `conferenceEnded` with reason `left`); the others get new
-    /// proposals. The last party leaving ends the conference.
+    /// Removes a party (it gets `conferenceEnded` with reason `left`); the others whose
+    /// proposals it changes get new ones. The last party leaving ends the conference.
     pub async fn leave(&self, id: u64, client_id: &str) -> Result<(), ApiError> {
         let ended = self
             .locked(&conference_lock(id), || async {

@@ -209,6 +209,9 @@ impl Service {
             for party in &mut conference.parties {
                 party.consented = None;
                 party.checked_node = None;
+                // The new node knows nothing of them: admit and propose everyone again.
+                party.admitted = None;
+                party.proposal = None;
             }
             self.distribute(&mut conference, &node).await?;
             self.metrics.replacements.inc();

@@ -84,11 +84,32 @@ pub async fn client_at(
     fp: u8,
     candidates: &[Candidate],
 ) -> TestClient {
+    client_advertising(c, id, fp, advertisement(candidates)).await
+}
+
+/// A receive-only (audio + video sinks) client's advertisement on one local candidate.
+pub fn viewer_advertisement(fp: u8) -> Advertisement {
+    let mut caps = capabilities();
+    caps.sources.clear();
+    caps.advertisement(&[candidate(
+        CandidateKind::Local,
+        &format!("127.0.0.1:{}", 40000 + u16::from(fp)),
+        &format!("cs{fp}"),
+    )])
+    .unwrap()
+}
+
+pub async fn client_advertising(
+    c: &RunningController,
+    id: &str,
+    fp: u8,
+    advertisement: Advertisement,
+) -> TestClient {
     let token = app(c).token(id, None).await.unwrap().token;
     let mut ws = SignalingClient::connect(&ws_url(&c.url()), &token)
         .await
         .unwrap();
-    ws.advertise(Some(id), &fingerprint(fp), advertisement(candidates))
+    ws.advertise(Some(id), &fingerprint(fp), advertisement)
         .unwrap();
     let welcome = match next(&mut ws).await {
         SignalingEvent::Welcome(w) => w,
