@@ -66,7 +66,7 @@
 //! | encryption algorithm | [`FlowOptions::cipher`](crate::transport::FlowOptions::cipher) |
 //! | TLS fingerprint of far side | the `pin` of [`ClientEndpoint::connect`](crate::transport::ClientEndpoint::connect) (the proposal's `tlsFingerprintSHA256`) |
 //! | total max bandwidth for flow | [`FlowOptions::max_bandwidth`](crate::transport::FlowOptions::max_bandwidth), [`Flow::set_max_bandwidth`](crate::transport::Flow::set_max_bandwidth) |
-//! | forward error correction scheme and time window | `flex-fec-rs` streams of a proposal (draft §8.4) and [`media::fec`](crate::media::fec) (`window`, overhead) |
+//! | forward error correction scheme and time window | `flex-fec-rs` streams of a proposal (draft §8.4, `fecRepairWindow`, `fecRepairEncodingIDs`): [`Client::join`](crate::client::Client::join) makes each FEC send stream a [`FecSender`](crate::session::FecSender) for the encodings it repairs and restores lost messages of a protected subscription from its FEC receive stream; the code is [`media::fec`](crate::media::fec) (window, overhead) |
 //! | retransmission scheme for flow | [`SubscriptionConfig::recovery`](crate::session::SubscriptionConfig::recovery) (`None`: no requests) |
 //! | additional pairs that may improve connectivity | a new advertisement: [`Agent::rebind`](crate::agent::Agent::rebind) re-advertises, the controller checks the new pairs |
 //!

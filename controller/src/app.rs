@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::node_client::NodeClient;
 use crate::service::{Service, random_id};
 use crate::store::{MemoryStore, RedisStore, Store, StoreError};
+use axum::serve::ListenerExt as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -159,6 +160,11 @@ pub async fn start(config: ControllerConfig) -> Result<RunningController, StartE
     });
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
+        // Signaling is many small messages each way on one connection: without TCP_NODELAY,
+        // Nagle's algorithm holds one back until the peer's delayed ACK, 40 ms on Linux.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -165,6 +165,10 @@ pub async fn start(mut config: SfuConfig) -> Result<RunningSfu, StartError> {
     http_state = http_state.with_downlinks(downlinks.clone());
     let app = router(http_state);
     tasks.push(tokio::spawn(async move {
+        // Admin calls and reports are small requests: no Nagle delay behind a delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, app).await;
     }));
     tasks.push(tokio::spawn(sample_metrics(

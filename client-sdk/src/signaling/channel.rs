@@ -72,7 +72,9 @@ impl SignalingClient {
         let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|e| SignalingClientError::Unexpected(format!("token: {e}")))?;
         request.headers_mut().insert("authorization", bearer);
-        let (socket, _) = tokio_tungstenite::connect_async(request)
+        // TCP_NODELAY: accepts, check reports and the like are small messages that must not
+        // wait for the controller's delayed ACK behind Nagle's algorithm (40 ms on Linux).
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .map_err(|e| SignalingClientError::WebSocket(Box::new(e)))?;
         let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMessage>();

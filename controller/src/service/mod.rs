@@ -8,6 +8,7 @@
 mod checks;
 mod conferences;
 mod endpoints;
+mod local_locks;
 mod nodes;
 
 pub use endpoints::{MAX_CLIENT_ID_LEN, check_client_id, normalize_fingerprint};
@@ -74,6 +75,8 @@ pub struct Service {
     pub metrics: Metrics,
     /// Itself, for the tasks it spawns (check timeouts).
     this: std::sync::OnceLock<std::sync::Weak<Service>>,
+    /// This controller's queue in front of each store lock.
+    local_locks: local_locks::LocalLocks,
 }
 
 impl std::fmt::Debug for dyn Store {
@@ -120,6 +123,7 @@ impl Service {
                 config,
                 metrics,
                 this,
+                local_locks: local_locks::LocalLocks::default(),
             }
         })
     }
@@ -130,15 +134,20 @@ impl Service {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let token = random_id();
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        let mut backoff = Duration::from_millis(2);
+        // Queue behind this controller's other holders first (woken at once), then take the
+        // store lock, which only another controller can be holding (polled).
+        let _local = tokio::time::timeout_at(deadline, self.local_locks.acquire(name))
+            .await
+            .map_err(|_| StoreError::LockBusy(name.to_owned()))?;
+        let token = random_id();
+        let mut backoff = Duration::from_millis(1);
         while !self.store.try_lock(name, &token, LOCK_TTL).await? {
             if tokio::time::Instant::now() >= deadline {
                 return Err(StoreError::LockBusy(name.to_owned()).into());
             }
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(50));
+            backoff = (backoff * 2).min(Duration::from_millis(20));
         }
         let result = f().await;
         if let Err(e) = self.store.unlock(name, &token).await {
