@@ -389,3 +389,96 @@ async fn fec_streams_restore_losses_over_a_lossy_path() {
     let fec_sent = alice_call.publisher(2, 9).unwrap().metrics();
     assert!(fec_sent.messages_sent > 0, "{fec_sent:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_audio_subscriber_gets_the_salt_on_the_next_message() {
+    let sfu = sfu().await;
+    let alice_id = admit(&sfu, CONF, 1, vec![publication(1, 1, MediaKind::Audio)]);
+    let alice = Client::start(
+        ClientConfig::default()
+            .identity(alice_id)
+            .capabilities(capabilities()),
+    )
+    .unwrap();
+    let alice_call = within("alice joins", alice.join(&publisher_proposal(&sfu)))
+        .await
+        .unwrap();
+    let mic = alice_call.publisher(1, 1).unwrap();
+    let frame = |i: u32| -> Vec<u8> { (0..80).map(|b| (b as u32 * 3 + i) as u8).collect() };
+    let send = |i: u32| {
+        let payload = frame(i);
+        let mic = mic.clone();
+        async move {
+            let mut f = OutgoingFrame::new(&payload, clock::ntp_millis());
+            f.active_level = Some(90);
+            mic.send(&f).await.unwrap();
+        }
+    };
+    // 1.2 s of audio (paced by its 20 ms packet time): past the encoding's first second,
+    // in which every message carries the full set; the next periodic one is ~0.8 s away.
+    for i in 0..60 {
+        send(i).await;
+    }
+
+    let bob_id = admit(&sfu, CONF, 2, vec![]);
+    let bob = Client::start(
+        ClientConfig::default()
+            .identity(bob_id)
+            .capabilities(capabilities())
+            .subscription(newmedia_client::session::SubscriptionConfig {
+                recovery: None,
+                playout: newmedia_client::session::Playout::Immediate,
+                ..Default::default()
+            }),
+    )
+    .unwrap();
+    let receive = Proposal::from_json(&format!(
+        r#"{{"sendTo":{},"receiveStreams":[
+          {{"conferenceID":{CONF},"endpointID":1,"sourceID":1,"encodingID":1,"sinkID":1,
+            "codecName":"opus","AEAD":"AES128-GCM","secret":"alice secret"}}]}}"#,
+        send_to(&sfu)
+    ))
+    .unwrap();
+    let mut bob_call = within("bob joins", bob.join(&receive)).await.unwrap();
+    let mut audio = bob_call
+        .take_subscriptions()
+        .into_iter()
+        .next()
+        .unwrap()
+        .subscription;
+
+    // The SFU asked alice for the full set when bob's subscription attached: her next
+    // message carries the salt and bob opens (nearly) every frame from then on, instead of
+    // none until the periodic full set.
+    let sender = async {
+        for i in 60..85 {
+            send(i).await;
+        }
+    };
+    let receiver = async {
+        let mut got = Vec::new();
+        while let Ok(Some(f)) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), audio.next_frame()).await
+        {
+            got.push(f.payload.to_vec());
+            if got.len() == 25 {
+                break;
+            }
+        }
+        got
+    };
+    let ((), got) = tokio::join!(sender, receiver);
+    assert!(got.len() >= 20, "{} of 25 frames opened", got.len());
+    for (n, f) in got.iter().enumerate() {
+        assert!(
+            (60..85).any(|i| frame(i) == *f),
+            "frame {n} is one sent after the join"
+        );
+    }
+    let requests = sfu
+        .node
+        .stats
+        .full_set_requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(requests, 1, "one request, for bob's subscription");
+}

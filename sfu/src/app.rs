@@ -327,6 +327,10 @@ async fn sample_metrics(
             &m.keyframe_requests_total,
             s.keyframe_requests.load(Relaxed),
         );
+        catch_up(
+            &m.full_set_requests_total,
+            s.full_set_requests.load(Relaxed),
+        );
         catch_up(&m.layer_switches_total, s.layer_switches.load(Relaxed));
         for reason in crate::ops::metrics::DropReason::ALL {
             catch_up(m.drop_counter(reason), s.dropped(reason));

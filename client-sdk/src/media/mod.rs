@@ -411,6 +411,24 @@ mod tests {
         );
         assert_eq!(headers(&msgs[0]).dscp, Some(10));
         assert!(p.set_dscp(Some(64)).is_err());
+        // Asked for (an audio publisher's answer to the SFU for a new receiver): the next
+        // frame's first message carries it, the one after does not.
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(
+            headers(&run(&mut p, &frame(b"b", 0, false), at(2400))[0])
+                .salt
+                .is_none()
+        );
+        p.send_full_set_next();
+        assert_eq!(
+            headers(&run(&mut p, &frame(b"c", 0, false), at(2420))[0]).salt,
+            Some(SALT)
+        );
+        assert!(
+            headers(&run(&mut p, &frame(b"d", 0, false), at(2440))[0])
+                .salt
+                .is_none()
+        );
     }
 
     /// Packetizes three frames of 3+ chunks each, NULL, opened.

@@ -164,6 +164,13 @@ impl Packetizer {
         self.full_set_on_reference = on;
     }
 
+    /// The next frame's first message carries the full set, whenever the last one did: an
+    /// audio publisher's answer to an SFU's request on behalf of a subscriber that just
+    /// started receiving it and cannot open a message before it has the salt.
+    pub fn send_full_set_next(&mut self) {
+        self.last_full_set = None;
+    }
+
     /// Changes the DSCP. The next message carries the full set, DSCP included. On error the
     /// previous DSCP stays.
     pub fn set_dscp(&mut self, dscp: Option<u8>) -> Result<(), PacketizeError> {

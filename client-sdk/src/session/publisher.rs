@@ -207,7 +207,9 @@ impl Publisher {
 
     /// Asks for the next frame to be encoded as an intra frame (draft §6.4). The encoder loop
     /// reads it with [`take_intra_request`](Self::take_intra_request); an SFU's
-    /// IntraFrameRequest sets the same flag.
+    /// IntraFrameRequest sets the same flag. An audio publisher handles it itself: its next
+    /// message carries the full header set (audio has no intra frame; a new receiver needs
+    /// the salt).
     pub fn request_intra_frame(&self) {
         self.inner.intra_due.store(true, Relaxed);
     }
@@ -265,6 +267,9 @@ impl Publisher {
         if let Some(wait) = self.pace()? {
             tokio::time::sleep_until(wait.into()).await;
         }
+        if matches!(self.inner.kind, PublisherKind::Audio(_)) {
+            self.absorb_requests();
+        }
         let mut datagrams: Vec<Bytes> = Vec::new();
         {
             let mut s = self
@@ -290,6 +295,14 @@ impl Publisher {
                 layer_id,
                 active_level: frame.active_level,
             };
+            // Audio has no intra frame: an intra request (the SFU sends one when a subscriber
+            // starts receiving this encoding) asks for the full header set, salt included,
+            // so the new receiver need not wait up to FULL_SET_INTERVAL to open anything.
+            if matches!(self.inner.kind, PublisherKind::Audio(_))
+                && self.inner.intra_due.swap(false, Relaxed)
+            {
+                s.packetizer.send_full_set_next();
+            }
             s.packetizer
                 .packetize(&f, clock::now(), &mut |d| datagrams.push(d))?;
             let bytes: usize = datagrams.iter().map(Bytes::len).sum();

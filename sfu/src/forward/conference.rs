@@ -138,10 +138,13 @@ impl Conference {
                 route.remove(sub);
             }
         }
-        attached.clear();
+        let before = std::mem::take(&mut *attached);
         for route in &routes {
             route.add(sub);
             attached.push(route.geid);
+            if route.is_audio() && !before.contains(&route.geid) {
+                self.request_full_set(route);
+            }
             if let (Some(table), Some(dscp)) = (&self.egress, route.dscp()) {
                 table.set(sub.subscriber.conn.remote_address(), dscp);
             }
@@ -249,6 +252,22 @@ impl Conference {
             self.stats.keyframe_requests.fetch_add(1, Relaxed);
         }
         sent
+    }
+
+    /// Asks an audio publisher for the full header set on its next message, for a subscriber
+    /// that starts receiving the encoding (a join, or a speaker it has not been forwarded):
+    /// without the salt it can open nothing until the next periodic full set, up to a
+    /// second later. Not rate-limited like key frames: the answer costs the publisher a few
+    /// dozen bytes on one message, never an encoder's intra frame.
+    fn request_full_set(&self, route: &Route) {
+        if route
+            .publisher
+            .notify(ControlMessage::IntraFrameRequest(IntraFrameRequest {
+                encoding: route.geid,
+            }))
+        {
+            self.stats.full_set_requests.fetch_add(1, Relaxed);
+        }
     }
 
     /// Detaches a subscription from every route.

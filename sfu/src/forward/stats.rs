@@ -36,6 +36,8 @@ pub struct ForwardStats {
     pub retransmissions_served: AtomicU64,
     /// Intra-frame requests sent to publishers.
     pub keyframe_requests: AtomicU64,
+    /// Full-header-set requests sent to audio publishers for new receivers.
+    pub full_set_requests: AtomicU64,
     /// Simulcast encoding switches completed at a reference frame.
     pub layer_switches: AtomicU64,
     /// Data-stream messages (frames) received from publishers (PROTOCOL.md §13).

@@ -163,6 +163,10 @@ pub struct SfuMetrics {
     pub retransmissions_served_total: IntCounter,
     /// `newmedia_sfu_keyframe_requests_total`: intra-frame requests sent to publishers.
     pub keyframe_requests_total: IntCounter,
+    /// `newmedia_sfu_full_set_requests_total`: requests to audio publishers for the full
+    /// header set (salt included) on their next message, for a subscriber that starts
+    /// receiving them.
+    pub full_set_requests_total: IntCounter,
     /// `newmedia_sfu_layer_switches_total`: subscriber encoding or layer changes.
     pub layer_switches_total: IntCounter,
     /// `newmedia_sfu_admissions_total{result}`: admission attempts; use
@@ -406,6 +410,11 @@ impl SfuMetrics {
                 r,
                 "newmedia_sfu_keyframe_requests_total",
                 "Intra-frame requests sent to publishers.",
+            )?,
+            full_set_requests_total: counter(
+                r,
+                "newmedia_sfu_full_set_requests_total",
+                "Full header set requests sent to audio publishers for new receivers.",
             )?,
             layer_switches_total: counter(
                 r,
