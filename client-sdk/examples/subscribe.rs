@@ -20,7 +20,7 @@ use newmedia_client::codec::data::DataCodec;
 use newmedia_client::codec::media_file::{MediaFileKind, MediaFileWriter};
 use newmedia_client::control::{AudioCodec, Capabilities, GenericCodec, MediaSink, VideoCodec};
 use newmedia_client::identity::Identity;
-use newmedia_client::session::{Playout, SubscriptionConfig};
+use newmedia_client::session::{Playout, StreamStart, SubscriptionConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +82,9 @@ async fn main() -> anyhow::Result<()> {
             .bind(args.bind)
             .subscription(SubscriptionConfig {
                 playout: Playout::Immediate,
+                // The whole file: a subscriber that connects after the publisher started, or
+                // whose first messages were lost, still recovers the stream from its start.
+                start: StreamStart::Beginning,
                 ..SubscriptionConfig::default()
             }),
     )?;

@@ -229,10 +229,15 @@ async fn retransmission_recovers_every_frame_over_a_lossy_path() {
     // Bob reaches the SFU through a path that loses 5 % of datagrams each way.
     let proxy = lossy_proxy::LossyProxy::start(sfu.media_addr, 0.05, 7).await;
     let bob_id = admit(&sfu, CONF, 2, vec![]);
+    // Every frame from the stream's first, even when its first messages are lost on the way.
     let bob = Client::start(
         ClientConfig::default()
             .identity(bob_id)
-            .capabilities(capabilities()),
+            .capabilities(capabilities())
+            .subscription(newmedia_client::session::SubscriptionConfig {
+                start: newmedia_client::session::StreamStart::Beginning,
+                ..Default::default()
+            }),
     )
     .unwrap();
     let via_proxy = Proposal::from_json(&format!(

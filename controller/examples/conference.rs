@@ -136,8 +136,12 @@ async fn main() -> anyhow::Result<()> {
         bail!("a call needs at least 2 parties");
     }
     let stack = embedded::start(EmbeddedConfig::default()).await?;
+    let relay = stack
+        .sfu
+        .turn2_addr
+        .map_or_else(|| "off".to_owned(), |a| a.to_string());
     println!(
-        "controller on {} · SFU node: QUIC/STUN2 {} · HTTP {} · TURN2 relay on",
+        "controller on {} · SFU node: QUIC/STUN2 {} · HTTP {} · TURN2 relay {relay}",
         stack.url(),
         stack.sfu.media_addr,
         stack.sfu.http_addr,

@@ -150,7 +150,7 @@ async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
     config.top_speakers = 1;
     let sfu = start_with(config).await;
     let alice = join(&sfu, 50, 1, vec![audio(1)]).await;
-    let bob = join(&sfu, 50, 2, vec![audio(1)]).await;
+    let mut bob = join(&sfu, 50, 2, vec![audio(1)]).await;
     let mut listener = join(&sfu, 50, 3, vec![]).await;
     let (a, b) = (alice.geid(&audio(1)), bob.geid(&audio(1)));
     for (i, g) in [a, b].into_iter().enumerate() {
@@ -162,6 +162,8 @@ async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
             }))
             .await;
     }
+    // A new receiver of Bob's audio: the SFU asks Bob for the full header set (the salt).
+    assert_eq!(keyframe_request(&mut bob).await, b);
     let stop = Arc::new(AtomicBool::new(false));
     let (alice_level, bob_level) = (Arc::new(AtomicU8::new(90)), Arc::new(AtomicU8::new(0)));
     let tasks = [
@@ -188,6 +190,9 @@ async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
     alice_level.store(0, Relaxed);
     bob_level.store(95, Relaxed);
     listener.expect_control("Bob active", speakers(2)).await;
+    // Bob's audio was not forwarded before: the listener needs its salt, so Bob is asked for
+    // the full set again the moment he becomes a speaker.
+    assert_eq!(keyframe_request(&mut bob).await, b);
     assert_hears_only(&listener, b).await;
     assert!(sfu.node.stats.speaker_switches.load(Relaxed) >= 2);
     stop.store(true, Relaxed);

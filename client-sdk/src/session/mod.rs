@@ -21,7 +21,7 @@ pub use publisher::{OutgoingFrame, Publisher, PublisherKind, SendStreamMetrics};
 pub use settings::{AudioMode, AudioSendSettings, ReceiveSettings, VideoMode, VideoSendSettings};
 pub use subscription::{
     FecReceive, MID_STREAM_SEQUENCE, PENDING_LIMIT, Playout, ReceiveStreamMetrics, ReceivedFrame,
-    Subscription, SubscriptionConfig,
+    StreamStart, Subscription, SubscriptionConfig,
 };
 
 use thiserror::Error;

@@ -101,13 +101,32 @@ pub enum Playout {
     Immediate,
 }
 
+/// Where reception of an encoding starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamStart {
+    /// At the frame of the first message received (the default, for live media): the
+    /// frame's earlier chunks are recovered, earlier frames are not. A viewer that joins a
+    /// running call, or hears a speaker the SFU starts forwarding, begins with what is
+    /// happening now instead of waiting for the past to be fetched and played.
+    #[default]
+    Live,
+    /// At the start of the stream, for recorders that need every frame: when the first
+    /// message received has a sequence ID below [`MID_STREAM_SEQUENCE`], the stream is taken
+    /// to have just begun and every earlier message is recovered from the SFU's cache (which
+    /// holds the last 512 per encoding); at or above it, reception starts as with
+    /// [`StreamStart::Live`].
+    Beginning,
+}
+
 /// Settings of a subscription's pipeline. `Default`: see each field.
 #[derive(Debug, Clone)]
 pub struct SubscriptionConfig {
     /// Reassembly limits and the frame deadline. Default: [`ReassemblerConfig::default`]; the
-    /// pipeline decides `join_mid_stream` itself from the first message (see
-    /// [`MID_STREAM_SEQUENCE`]).
+    /// pipeline decides `join_mid_stream` itself from the first message and
+    /// [`SubscriptionConfig::start`].
     pub reassembly: ReassemblerConfig,
+    /// Where reception of each encoding starts. Default [`StreamStart::Live`].
+    pub start: StreamStart,
     /// Retransmission requests to the SFU; `None` turns recovery off. Default: on, with
     /// [`RecoveryConfig::default`].
     pub recovery: Option<RecoveryConfig>,
@@ -139,6 +158,7 @@ impl Default for SubscriptionConfig {
     fn default() -> Self {
         Self {
             reassembly: ReassemblerConfig::default(),
+            start: StreamStart::default(),
             recovery: Some(RecoveryConfig::default()),
             jitter: JitterConfig::default(),
             playout: Playout::default(),
@@ -160,10 +180,11 @@ pub struct FecReceive {
     pub request_id: u64,
 }
 
-/// A first message at or above this sequence ID means the subscription joined a running
-/// stream: what came before is not asked for. Below it the stream is taken to have just
-/// begun, and every earlier message is recovered (the SFU's cache holds the last 512), unless
-/// the first message starts a reference frame (see the pipeline's join rule).
+/// With [`StreamStart::Beginning`], a first message at or above this sequence ID means the
+/// subscription joined a running stream: what came before is not asked for. Below it the
+/// stream is taken to have just begun, and every earlier message is recovered (the SFU's
+/// cache holds the last 512), unless the first message starts a reference frame the SFU
+/// picked (see the pipeline's join rule).
 pub const MID_STREAM_SEQUENCE: u64 = 256;
 
 /// A live subscription. Dropping it unsubscribes.
@@ -776,7 +797,7 @@ fn open_one(
     };
     let reassembler = state.reassembler.get_or_insert_with(|| {
         let mut c = config.reassembly;
-        c.join_mid_stream = joins_mid_stream(view, sfu_picks);
+        c.join_mid_stream = joins_mid_stream(view, config.start, sfu_picks);
         Reassembler::new(c)
     });
     if state.recovery.is_none()
@@ -797,15 +818,21 @@ fn open_one(
     }
 }
 
-/// Whether the first message of an encoding starts reception in the middle of the stream:
-/// a sequence ID at or above [`MID_STREAM_SEQUENCE`], or — when the SFU picks the encoding
-/// (a source or active-speaker subscription, `sfu_picks`) — the first message of a reference
-/// frame after the stream's start: the SFU starts and switches such subscriptions at key
-/// frames, so nothing before it is needed. Otherwise the stream has just begun and the
-/// messages before this one are recovered (for an exact encoding, the SFU forwards from the
-/// subscription on, and what it did not forward, e.g. audio of a not-yet-ranked speaker, is
-/// still in its cache).
-fn joins_mid_stream(view: &HeaderView<'_>, sfu_picks: bool) -> bool {
+/// Whether the first message of an encoding starts reception in the middle of the stream
+/// (the first message's frame is then where reception begins).
+///
+/// - With [`StreamStart::Live`]: always.
+/// - With [`StreamStart::Beginning`]: a sequence ID at or above [`MID_STREAM_SEQUENCE`], or —
+///   when the SFU picks the encoding (a source or active-speaker subscription, `sfu_picks`)
+///   — the first message of a reference frame after the stream's start: the SFU starts and
+///   switches such subscriptions at key frames, so nothing before it is needed. Otherwise
+///   the stream has just begun and the messages before this one are recovered (for an exact
+///   encoding, the SFU forwards from the subscription on, and what came before is still in
+///   its cache).
+fn joins_mid_stream(view: &HeaderView<'_>, start: StreamStart, sfu_picks: bool) -> bool {
+    if start == StreamStart::Live {
+        return true;
+    }
     let seq = view.sequence_id();
     let starts_reference =
         view.is_reference_frame() && view.headers().chunk.is_none_or(|c| c.index == 0);
@@ -835,5 +862,90 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::{MID_STREAM_SEQUENCE, StreamStart, joins_mid_stream};
+    use crate::media::{EncodingIds, Frame, Packetizer};
+    use bytes::Bytes;
+    use newmedia_proto::crypto::{Algorithm, MessageKey};
+    use newmedia_proto::rtp3::{HeaderView, Sealer};
+
+    const IDS: EncodingIds = EncodingIds {
+        conference_id: 7,
+        endpoint_id: 3,
+        source_id: 1,
+        encoding_id: 1,
+    };
+
+    /// The messages of `frames` frames of `len` bytes (1200-byte datagrams); every
+    /// `reference_every`-th frame, the first included, is a reference frame.
+    fn stream(frames: usize, len: usize, reference_every: usize) -> Vec<Bytes> {
+        let key = MessageKey::derive(
+            Algorithm::Aes128Gcm,
+            b"secret",
+            IDS.conference_id,
+            IDS.endpoint_id,
+            IDS.global_encoding_id(),
+        );
+        let mut p = Packetizer::new(Sealer::new(key, [1; 12]), IDS, 1200, None).unwrap();
+        let payload = vec![5u8; len];
+        let now = crate::clock::now();
+        let mut out = Vec::new();
+        for i in 0..frames {
+            let frame = Frame {
+                payload: &payload,
+                capture_time: 1000 + i as u64 * 20,
+                reference: i % reference_every == 0,
+                layer_id: None,
+                active_level: None,
+            };
+            p.packetize(&frame, now, &mut |d| out.push(d)).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn live_reception_starts_at_the_first_message_received() {
+        let messages = stream(60, 100, 30);
+        for seq in [0, 1, 50, MID_STREAM_SEQUENCE as usize - 1] {
+            let view = HeaderView::parse(&messages[seq.min(59)]).unwrap();
+            assert!(joins_mid_stream(&view, StreamStart::Live, false), "{seq}");
+            assert!(joins_mid_stream(&view, StreamStart::Live, true), "{seq}");
+        }
+    }
+
+    #[test]
+    fn reception_from_the_beginning_recovers_an_early_start_only() {
+        // Small frames: one message each; every 30th is a reference frame.
+        let messages = stream(300, 100, 30);
+        let at = |seq: usize| HeaderView::parse(&messages[seq]).unwrap();
+        // A stream that has just begun is recovered from sequence 0 ...
+        assert!(!joins_mid_stream(&at(0), StreamStart::Beginning, false));
+        assert!(!joins_mid_stream(&at(40), StreamStart::Beginning, false));
+        assert!(!joins_mid_stream(&at(40), StreamStart::Beginning, true));
+        // ... one that has run for a while is joined where it is.
+        let late = at(MID_STREAM_SEQUENCE as usize);
+        assert!(joins_mid_stream(&late, StreamStart::Beginning, false));
+        // A reference frame the SFU picked (a source subscription) needs nothing before it;
+        // the same frame of an exact-encoding subscription is recovered from the start.
+        let reference = at(30);
+        assert!(reference.is_reference_frame());
+        assert!(joins_mid_stream(&reference, StreamStart::Beginning, true));
+        assert!(!joins_mid_stream(&reference, StreamStart::Beginning, false));
+        // A reference frame split in chunks counts from its first chunk only.
+        let big = stream(2, 3000, 1);
+        let second_chunk = HeaderView::parse(&big[4]).unwrap();
+        assert!(second_chunk.is_reference_frame());
+        assert_eq!(second_chunk.headers().chunk.map(|c| c.index), Some(1));
+        assert!(!joins_mid_stream(
+            &second_chunk,
+            StreamStart::Beginning,
+            true
+        ));
     }
 }

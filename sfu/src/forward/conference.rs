@@ -254,6 +254,23 @@ impl Conference {
         sent
     }
 
+    /// Asks `endpoint_id` for the full header set on the next message of each of its audio
+    /// encodings that has subscribers: it has just become an active speaker, and the
+    /// subscribers it was not forwarded to before cannot open its audio without the salt.
+    pub(crate) fn request_full_sets_of(&self, endpoint_id: u64) {
+        let routes: Vec<Arc<Route>> = self
+            .routes
+            .iter()
+            .filter(|r| r.publisher.endpoint_id == endpoint_id && r.is_audio())
+            .map(|r| r.value().clone())
+            .collect();
+        for route in routes {
+            if !route.subscriptions().is_empty() {
+                self.request_full_set(&route);
+            }
+        }
+    }
+
     /// Asks an audio publisher for the full header set on its next message, for a subscriber
     /// that starts receiving the encoding (a join, or a speaker it has not been forwarded):
     /// without the salt it can open nothing until the next periodic full set, up to a

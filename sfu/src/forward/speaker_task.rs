@@ -47,10 +47,20 @@ fn tick(node: &Node, conference: &Conference) {
             .fetch_add(change.entered as u64, Relaxed);
     }
     let order: Vec<u64> = change.speakers.iter().map(|s| s.endpoint_id).collect();
+    let mut started = Vec::new();
     for member in conference.members.iter() {
-        member
-            .speaking
-            .store(order.contains(&member.endpoint_id), Relaxed);
+        let speaking = order.contains(&member.endpoint_id);
+        if speaking && !member.speaking.swap(speaking, Relaxed) {
+            started.push(member.endpoint_id);
+        } else {
+            member.speaking.store(speaking, Relaxed);
+        }
+    }
+    // Subscribers that were never forwarded a new speaker's audio lack its salt: ask for the
+    // full header set on its next message (the gate opened just above, so that message is
+    // forwarded).
+    for endpoint_id in started {
+        conference.request_full_sets_of(endpoint_id);
     }
     *lock(&conference.speaker_order) = order;
     let message = ControlMessage::ActiveSpeakers(change.to_control(conference.id));
