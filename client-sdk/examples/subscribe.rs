@@ -20,6 +20,7 @@ use newmedia_client::codec::data::DataCodec;
 use newmedia_client::codec::media_file::{MediaFileKind, MediaFileWriter};
 use newmedia_client::control::{AudioCodec, Capabilities, GenericCodec, MediaSink, VideoCodec};
 use newmedia_client::identity::Identity;
+use newmedia_client::media::{ReassemblerConfig, RecoveryConfig};
 use newmedia_client::session::{Playout, StreamStart, SubscriptionConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -85,6 +86,14 @@ async fn main() -> anyhow::Result<()> {
                 // The whole file: a subscriber that connects after the publisher started, or
                 // whose first messages were lost, still recovers the stream from its start.
                 start: StreamStart::Beginning,
+                // A recorder can wait for a frame as long as the SFU keeps its messages (2 s),
+                // and ask more often than a player would, rather than give it up after 0.5 s
+                // (a slow machine or a lossy path twice in a row).
+                reassembly: ReassemblerConfig {
+                    frame_deadline: Duration::from_secs(2),
+                    ..ReassemblerConfig::default()
+                },
+                recovery: Some(RecoveryConfig::default().max_attempts(10)),
                 ..SubscriptionConfig::default()
             }),
     )?;

@@ -324,6 +324,16 @@ async fn sample_metrics(
             s.retransmissions_served.load(Relaxed),
         );
         catch_up(
+            &m.retransmissions_unavailable_total
+                .with_label_values(&["withheld"]),
+            s.retransmissions_withheld.load(Relaxed),
+        );
+        catch_up(
+            &m.retransmissions_unavailable_total
+                .with_label_values(&["not_cached"]),
+            s.retransmissions_not_cached.load(Relaxed),
+        );
+        catch_up(
             &m.keyframe_requests_total,
             s.keyframe_requests.load(Relaxed),
         );

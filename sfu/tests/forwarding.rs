@@ -11,7 +11,8 @@ mod common;
 
 use common::*;
 use newmedia_proto::control::{
-    ControlMessage, RetransmissionRequest, SequenceRange, Subscribe, SubscribeTarget,
+    ControlMessage, RetransmissionRequest, RetransmissionUnavailable, SequenceRange, Subscribe,
+    SubscribeTarget, UnavailableReason,
 };
 use newmedia_sfu::forward::DropReason;
 use std::collections::HashSet;
@@ -148,6 +149,26 @@ async fn layers_above_the_target_are_not_forwarded() {
     }
     let got_base = base_only.drain_datagrams(Duration::from_millis(200)).await;
     assert_eq!(got_base, base);
+
+    // Asking for the filtered layers again gets them named as withheld, not resent.
+    base_only
+        .send(ControlMessage::RetransmissionRequest(
+            RetransmissionRequest {
+                encoding: geid,
+                ranges: vec![SequenceRange { first: 0, count: 6 }],
+                capture_time: None,
+                message_ids: vec![],
+            },
+        ))
+        .await;
+    let answer = unavailable(&mut base_only).await;
+    assert_eq!(answer.reason, UnavailableReason::WITHHELD);
+    assert_eq!(
+        answer.ranges,
+        [(1, 2), (4, 2)].map(|(first, count)| SequenceRange { first, count })
+    );
+    let again = base_only.drain_datagrams(Duration::from_millis(200)).await;
+    assert_eq!(again, base[..2].to_vec(), "only layer 0 is resent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,4 +208,41 @@ async fn retransmission_is_served_from_the_cache() {
         sfu.node.stats.retransmissions_served.load(Relaxed) >= 3
     })
     .await;
+
+    // Message 10 never reached the SFU (11 did): asked for, it is named as not cached at
+    // once; 12 and later, not received yet either, are not answered.
+    let _lost = enc.message(&[10; 200], |_| {});
+    publisher
+        .client
+        .send_datagram(enc.message(&[11; 200], |_| {}))
+        .unwrap();
+    subscriber.recv().await;
+    subscriber
+        .send(ControlMessage::RetransmissionRequest(
+            RetransmissionRequest {
+                encoding: geid,
+                ranges: vec![SequenceRange { first: 9, count: 5 }],
+                capture_time: None,
+                message_ids: vec![],
+            },
+        ))
+        .await;
+    let answer = unavailable(&mut subscriber).await;
+    assert_eq!(answer.encoding, geid);
+    assert_eq!(answer.reason, UnavailableReason::NOT_CACHED);
+    assert_eq!(answer.ranges, vec![SequenceRange::single(10)]);
+    let resent: HashSet<_> = [subscriber.recv().await, subscriber.recv().await].into();
+    assert_eq!(resent.len(), 2, "9 and 11 are resent");
+    eventually("not-cached counter", || {
+        sfu.node.stats.retransmissions_not_cached.load(Relaxed) == 1
+    })
+    .await;
+}
+
+async fn unavailable(peer: &mut Peer) -> RetransmissionUnavailable {
+    peer.expect_control("RetransmissionUnavailable", |m| match m {
+        ControlMessage::RetransmissionUnavailable(u) => Some(u),
+        _ => None,
+    })
+    .await
 }

@@ -11,7 +11,8 @@ mod common;
 
 use common::*;
 use newmedia_proto::control::{
-    Constraints, ControlMessage, Subscribe, SubscribeResult, SubscribeTarget,
+    Constraints, ControlMessage, RetransmissionRequest, SequenceRange, Subscribe, SubscribeResult,
+    SubscribeTarget, UnavailableReason,
 };
 use newmedia_proto::ids::GlobalEncodingId;
 use std::sync::Arc;
@@ -184,6 +185,28 @@ async fn only_the_active_speaker_is_heard_and_the_switch_is_announced() {
     let first = listener.expect_control("Alice active", speakers(1)).await;
     assert_eq!(first.speakers.len(), 1, "top 1 only");
     // Only Alice's audio reaches the listener now.
+    assert_hears_only(&listener, a).await;
+    // Bob's first messages were held back from everyone: asked for, they are named as
+    // withheld rather than resent.
+    listener
+        .send(ControlMessage::RetransmissionRequest(
+            RetransmissionRequest {
+                encoding: b,
+                ranges: vec![SequenceRange { first: 0, count: 3 }],
+                capture_time: None,
+                message_ids: vec![],
+            },
+        ))
+        .await;
+    let withheld = listener
+        .expect_control("RetransmissionUnavailable", |m| match m {
+            ControlMessage::RetransmissionUnavailable(u) => Some(u),
+            _ => None,
+        })
+        .await;
+    assert_eq!(withheld.encoding, b);
+    assert_eq!(withheld.reason, UnavailableReason::WITHHELD);
+    assert_eq!(withheld.ranges, vec![SequenceRange { first: 0, count: 3 }]);
     assert_hears_only(&listener, a).await;
 
     // Bob starts talking and Alice stops: after the hysteresis Bob takes over.

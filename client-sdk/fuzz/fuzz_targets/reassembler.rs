@@ -9,6 +9,8 @@
 //! - `1`: a raw datagram: a length byte and that many bytes, parsed as an RTP3 message;
 //! - `2`: time passes by the next byte in ms; timeouts run;
 //! - `3`: requests and playout are polled;
+//! - `4`: the SFU says a range will not come (next 4 bytes: first (2), count (1), withheld
+//!   (1, low bit)): the reassembler settles it and recovery forgets it;
 //! - other: the RTT (next byte, ms) and jitter change.
 
 #![no_main]
@@ -133,6 +135,29 @@ fuzz_target!(|data: &[u8]| {
                     }
                     last_played = Some((f.frame.first_sequence, f.playout_at));
                 }
+            }
+            4 => {
+                let Some(f) = input.take(4) else { break };
+                let first = u64::from(u16::from_be_bytes([f[0], f[1]]));
+                let count = u64::from(f[2]).max(1);
+                let withheld = f[3] & 1 == 1;
+                let before = reassembler.stats();
+                let settled = reassembler.settle_unavailable(
+                    newmedia_client::media::SequenceRange { first, count },
+                    withheld,
+                );
+                recovery.forget(first, count, withheld);
+                let after = reassembler.stats();
+                let counted = (after.messages_withheld - before.messages_withheld)
+                    + (after.messages_lost - before.messages_lost);
+                assert_eq!(counted, settled);
+                assert!(
+                    reassembler
+                        .missing()
+                        .all(|m| m.first + m.count <= first || m.first >= first + count),
+                    "a settled ID is still missing"
+                );
+                jitter.handle_settled(reassembler.settled_below());
             }
             _ => {
                 let Some(ms) = input.byte() else { break };

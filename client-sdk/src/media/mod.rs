@@ -497,6 +497,54 @@ mod tests {
     }
 
     #[test]
+    fn withheld_ids_settle_without_loss_and_lost_ones_with_it() {
+        let t0 = origin();
+        let (msgs, plains, per) = three_frames(t0);
+        // The whole second frame is missing (the SFU held it back), so is the first chunk of
+        // the third.
+        let mut r = Reassembler::default();
+        let mut got = Vec::new();
+        for (i, (m, pl)) in msgs.iter().zip(&plains).enumerate() {
+            if !(per..=2 * per).contains(&i) {
+                got.extend(push(&mut r, m, pl, t0));
+            }
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(r.frames_in_progress(), 1);
+        let second = SequenceRange {
+            first: per as u64,
+            count: per as u64,
+        };
+        assert_eq!(r.settle_unavailable(second, true), per as u64);
+        assert_eq!(r.settled_below(), 2 * per as u64);
+        // Settled again: nothing more.
+        assert_eq!(r.settle_unavailable(second, true), 0);
+        // The third frame cannot complete without its first chunk: given up whole as lost.
+        let third_start = SequenceRange {
+            first: 2 * per as u64,
+            count: 1,
+        };
+        assert_eq!(r.settle_unavailable(third_start, false), 1);
+        assert_eq!(r.frames_in_progress(), 0);
+        assert_eq!(r.buffered_bytes(), 0);
+        assert_eq!(r.missing().count(), 0);
+        assert_eq!(r.settled_below(), msgs.len() as u64);
+        let s = r.stats();
+        assert_eq!(
+            (s.messages_withheld, s.messages_lost, s.frames_lost),
+            (per as u64, 1, 1)
+        );
+        // A withheld message that turns up after all is a duplicate.
+        assert!(push(&mut r, &msgs[per], &plains[per], t0).is_none());
+        // IDs not known to exist are left alone.
+        let future = SequenceRange {
+            first: msgs.len() as u64,
+            count: 5,
+        };
+        assert_eq!(r.settle_unavailable(future, true), 0);
+    }
+
+    #[test]
     fn deadline_gives_up() {
         let t0 = origin();
         let (msgs, plains, per) = three_frames(t0);

@@ -112,6 +112,10 @@ pub struct ReassemblerStats {
     pub frames_lost: u64,
     /// Sequence IDs given up without ever arriving.
     pub messages_lost: u64,
+    /// Sequence IDs the SFU said it held back on purpose (active-speaker selection, layer
+    /// filtering) and that were settled without counting as lost
+    /// ([`Reassembler::settle_unavailable`]).
+    pub messages_withheld: u64,
     /// Messages that arrived again, or after their sequence ID was settled.
     pub duplicates: u64,
     /// Chunks of frames that were already given up.
@@ -372,6 +376,57 @@ impl Reassembler {
         if below > self.base {
             self.give_up_below(below);
         }
+    }
+
+    /// The SFU says the sequence IDs of `range` will not come (PROTOCOL.md §9,
+    /// RetransmissionUnavailable): `withheld` when it held them back on purpose, otherwise
+    /// they are lost. Each of them known to exist and not received yet is settled now (counted
+    /// in [`ReassemblerStats::messages_withheld`] or [`ReassemblerStats::messages_lost`]), and
+    /// a frame in progress that needs one is given up whole (counted lost only when the
+    /// messages were). IDs not known yet are left alone. Returns how many IDs it settled.
+    pub fn settle_unavailable(&mut self, range: SequenceRange, withheld: bool) -> u64 {
+        let start = range.first.max(self.base);
+        // IDs past the horizon are not known to exist; the span is at most `window` long.
+        let end = range.first.saturating_add(range.count).min(self.horizon);
+        let mut settled = 0;
+        for seq in start..end {
+            if self.received.contains(&seq) {
+                continue;
+            }
+            settled += self.settle_missing(seq, withheld);
+            // The frame in progress that needed it can no longer complete.
+            let holder = self
+                .partials
+                .range(..=seq)
+                .next_back()
+                .filter(|(first, p)| seq < first.saturating_add(p.count))
+                .map(|(first, _)| *first);
+            let Some(first) = holder else { continue };
+            if let Some(p) = self.partials.remove(&first) {
+                self.bytes -= p.bytes;
+                if !withheld {
+                    self.stats.frames_lost += 1;
+                }
+                for other in first..first.saturating_add(p.count) {
+                    if other >= self.base && !self.received.contains(&other) {
+                        settled += self.settle_missing(other, withheld);
+                    }
+                }
+            }
+        }
+        self.settle_front();
+        settled
+    }
+
+    /// Marks one missing ID as settled without its message. Returns 1.
+    fn settle_missing(&mut self, seq: u64, withheld: bool) -> u64 {
+        self.received.insert(seq);
+        if withheld {
+            self.stats.messages_withheld += 1;
+        } else {
+            self.stats.messages_lost += 1;
+        }
+        1
     }
 
     /// Settles every sequence ID below `new_base`: frames in progress that start below it

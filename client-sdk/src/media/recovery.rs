@@ -128,6 +128,9 @@ pub struct RecoveryStats {
     /// Sequence IDs that settled without arriving and without ever being asked for (their
     /// deadline came before the reorder window ended).
     pub lost_unrequested: u64,
+    /// Sequence IDs the SFU said it held back on purpose ([`Recovery::forget`] with
+    /// `withheld`): not lost, never asked for again.
+    pub withheld: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -233,6 +236,28 @@ impl Recovery {
             self.overtakes.push_back((sequence_id, now));
             if self.overtakes.len() > MAX_OVERTAKES {
                 self.overtakes.pop_front();
+            }
+        }
+    }
+
+    /// Stops asking for the sequence IDs of `range`: the SFU said they will not be sent
+    /// (PROTOCOL.md §9, RetransmissionUnavailable), `withheld` when it held them back on
+    /// purpose (counted in [`RecoveryStats::withheld`]), otherwise because it no longer has
+    /// them (counted as given up, or lost unrequested). Settle them in the reassembler too
+    /// ([`Reassembler::settle_unavailable`]), or the next poll tracks them again.
+    pub fn forget(&mut self, first: u64, count: u64, withheld: bool) {
+        let end = first.saturating_add(count);
+        let ids: Vec<u64> = self.entries.range(first..end).map(|(s, _)| *s).collect();
+        for seq in ids {
+            let Some(e) = self.entries.remove(&seq) else {
+                continue;
+            };
+            if withheld {
+                self.stats.withheld += 1;
+            } else if e.attempts > 0 {
+                self.stats.given_up += 1;
+            } else {
+                self.stats.lost_unrequested += 1;
             }
         }
     }

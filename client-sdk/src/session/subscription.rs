@@ -17,7 +17,8 @@ use crate::media::{
 use crate::transport::{Flow, SubscriptionEvent};
 use bytes::Bytes;
 use newmedia_proto::control::{
-    ControlMessage, RetransmissionRequest, Subscribe, SubscribeTarget, Unsubscribe,
+    ControlMessage, RetransmissionRequest, RetransmissionUnavailable, Subscribe, SubscribeTarget,
+    Unsubscribe,
 };
 use newmedia_proto::ids::GlobalEncodingId;
 use newmedia_proto::rtp3::{HeaderView, Opener, Rtp3Error};
@@ -59,6 +60,9 @@ pub struct ReceiveStreamMetrics {
     pub messages_received: u64,
     /// Sequence IDs given up as lost.
     pub packets_lost: u64,
+    /// Sequence IDs the SFU held back from this receiver on purpose (active-speaker
+    /// selection, layer filtering) and said so when asked for them: not lost.
+    pub packets_withheld: u64,
     /// Frames delivered.
     pub frames_received: u64,
     /// Frames given up (some chunks never came).
@@ -229,12 +233,13 @@ impl Subscription {
         config: SubscriptionConfig,
     ) -> Result<Self, SessionError> {
         let (event_tx, mut events) = mpsc::channel(64);
-        flow.watch_subscription(request_id, event_tx);
+        flow.watch_subscription(request_id, event_tx.clone());
         let (datagram_tx, datagrams) = mpsc::channel(config.datagram_queue.max(1));
         let (stream_tx, stream_messages) = mpsc::channel(256);
         if let SubscribeTarget::Encoding(geid) = target {
             flow.route_datagrams(geid, datagram_tx.clone());
             flow.route_stream_messages(geid, stream_tx.clone());
+            flow.watch_encoding(geid, event_tx.clone());
         }
         flow.send_control(ControlMessage::Subscribe(Subscribe {
             request_id,
@@ -262,13 +267,17 @@ impl Subscription {
             }
             _ => None,
         };
-        let first = match events.recv().await {
-            Some(SubscriptionEvent::Result(r)) => r.encoding,
-            Some(SubscriptionEvent::Error(e)) => {
-                flow.unwatch_subscription(request_id);
-                return Err(SessionError::Refused(format!("{:?}: {}", e.code, e.text)));
+        let first = loop {
+            match events.recv().await {
+                Some(SubscriptionEvent::Result(r)) => break r.encoding,
+                Some(SubscriptionEvent::Error(e)) => {
+                    flow.unwatch_subscription(request_id);
+                    return Err(SessionError::Refused(format!("{:?}: {}", e.code, e.text)));
+                }
+                // Nothing was asked for yet: not ours.
+                Some(SubscriptionEvent::Unavailable(_)) => {}
+                None => return Err(SessionError::Closed),
             }
-            None => return Err(SessionError::Closed),
         };
         let (frame_tx, frames) = mpsc::channel(config.frame_queue.max(1));
         let metrics = Arc::new(Mutex::new(ReceiveStreamMetrics::default()));
@@ -292,6 +301,7 @@ impl Subscription {
             routes: RouteSet {
                 datagrams: datagram_tx,
                 streams: stream_tx,
+                events: event_tx.downgrade(),
                 routed: Vec::new(),
             },
             frames: frame_tx,
@@ -376,6 +386,9 @@ impl Subscription {
 struct RouteSet {
     datagrams: mpsc::Sender<Bytes>,
     streams: mpsc::Sender<Bytes>,
+    /// The pipeline's own event channel, for the encodings it routes (weak: the pipeline
+    /// must not keep its own channel open).
+    events: mpsc::WeakSender<SubscriptionEvent>,
     routed: Vec<GlobalEncodingId>,
 }
 
@@ -462,6 +475,7 @@ impl Pipeline {
                     Some(SubscriptionEvent::Error(e))
                         if e.request_id.is_some_and(|id| self.is_fec_request(id)) => {}
                     Some(SubscriptionEvent::Result(r)) => self.switch_to(r.encoding),
+                    Some(SubscriptionEvent::Unavailable(u)) => self.handle_unavailable(&u),
                     Some(SubscriptionEvent::Error(_)) | None => return,
                 },
                 () = sleep_until(wake) => self.handle_timeout(clock::now()),
@@ -495,6 +509,9 @@ impl Pipeline {
                 .route_datagrams(geid, self.routes.datagrams.clone());
             self.flow
                 .route_stream_messages(geid, self.routes.streams.clone());
+            if let Some(events) = self.routes.events.upgrade() {
+                self.flow.watch_encoding(geid, events);
+            }
             self.routes.routed.push(geid);
             if let Some((conference, endpoint)) = self.owner {
                 self.keys.set_owner(geid, conference, endpoint);
@@ -503,6 +520,28 @@ impl Pipeline {
         self.encoding.send_replace(encoding);
         if let Ok(mut m) = self.metrics.lock() {
             m.encoding = encoding;
+        }
+    }
+
+    /// The SFU will not resend these messages: settle them (withheld ones without counting
+    /// them lost) so that recovery stops asking and playout moves past them.
+    fn handle_unavailable(&mut self, u: &RetransmissionUnavailable) {
+        let Some(state) = self.encodings.get_mut(&u.encoding) else {
+            return;
+        };
+        let Some(reassembler) = state.reassembler.as_mut() else {
+            return;
+        };
+        let withheld = u.reason.is_withheld();
+        for r in &u.ranges {
+            let range = crate::media::SequenceRange {
+                first: r.first,
+                count: r.count,
+            };
+            reassembler.settle_unavailable(range, withheld);
+            if let Some(recovery) = state.recovery.as_mut() {
+                recovery.forget(r.first, r.count, withheld);
+            }
         }
     }
 
@@ -582,6 +621,7 @@ impl Pipeline {
 
     fn update_metrics(&self) {
         let mut lost = 0;
+        let mut withheld = 0;
         let mut frames_lost = 0;
         let mut requested = 0;
         let mut recovered = 0;
@@ -590,6 +630,7 @@ impl Pipeline {
         for e in self.encodings.values() {
             if let Some(r) = &e.reassembler {
                 lost += r.stats().messages_lost;
+                withheld += r.stats().messages_withheld;
                 frames_lost += r.stats().frames_lost;
             }
             if let Some(r) = &e.recovery {
@@ -603,6 +644,7 @@ impl Pipeline {
         }
         if let Ok(mut m) = self.metrics.lock() {
             m.packets_lost = lost;
+            m.packets_withheld = withheld;
             m.frames_lost = frames_lost;
             m.retransmissions_requested = requested;
             m.retransmissions_recovered = recovered;

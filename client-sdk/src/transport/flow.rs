@@ -20,7 +20,8 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use newmedia_proto::control::{
     ActiveSpeakers, ControlError, ControlMessage, ControlReader, Decoded, ErrorMessage, Hello,
-    IntraFrameRequest, MaxRateRequest, RetransmissionRequest, SubscribeResult,
+    IntraFrameRequest, MaxRateRequest, RetransmissionRequest, RetransmissionUnavailable,
+    SubscribeResult,
 };
 use newmedia_proto::data_stream::{DataStreamReader, StreamKind, encode_frame};
 use newmedia_proto::ids::GlobalEncodingId;
@@ -68,6 +69,8 @@ pub enum SubscriptionEvent {
     Result(SubscribeResult),
     /// The SFU refused or ended the subscription.
     Error(ErrorMessage),
+    /// Messages of one of the subscription's encodings that the SFU will not resend.
+    Unavailable(RetransmissionUnavailable),
 }
 
 /// A request from the SFU to the publisher of an encoding.
@@ -160,6 +163,8 @@ struct Shared {
     datagram_routes: Routes,
     stream_routes: Routes,
     subscriptions: std::sync::Mutex<HashMap<u64, mpsc::Sender<SubscriptionEvent>>>,
+    /// Who hears about each encoding's unavailable messages (the subscription receiving it).
+    encoding_watchers: std::sync::Mutex<HashMap<GlobalEncodingId, mpsc::Sender<SubscriptionEvent>>>,
     publishers: std::sync::Mutex<HashMap<GlobalEncodingId, mpsc::Sender<PublisherRequest>>>,
     speakers: watch::Sender<Option<ActiveSpeakers>>,
     events: broadcast::Sender<FlowEvent>,
@@ -252,6 +257,7 @@ impl Flow {
             datagram_routes: ArcSwap::default(),
             stream_routes: ArcSwap::default(),
             subscriptions: std::sync::Mutex::default(),
+            encoding_watchers: std::sync::Mutex::default(),
             publishers: std::sync::Mutex::default(),
             speakers,
             events,
@@ -369,10 +375,21 @@ impl Flow {
         route_insert(&self.shared.stream_routes, geid, Some(to));
     }
 
-    /// Removes both routes of `geid`.
+    /// Removes both routes of `geid`, and its watcher.
     pub fn unroute(&self, geid: GlobalEncodingId) {
         route_insert(&self.shared.datagram_routes, geid, None);
         route_insert(&self.shared.stream_routes, geid, None);
+        if let Ok(mut w) = self.shared.encoding_watchers.lock() {
+            w.remove(&geid);
+        }
+    }
+
+    /// Sends the SFU's RetransmissionUnavailable messages about `geid` to `to` (until
+    /// [`Flow::unroute`]).
+    pub fn watch_encoding(&self, geid: GlobalEncodingId, to: mpsc::Sender<SubscriptionEvent>) {
+        if let Ok(mut w) = self.shared.encoding_watchers.lock() {
+            w.insert(geid, to);
+        }
     }
 
     /// Sends SubscribeResult and Error messages for `request_id` to `to`.
@@ -691,6 +708,16 @@ fn dispatch_control(s: &Shared, message: ControlMessage) {
         }) => to_publisher(s, encoding, PublisherRequest::MaxRate(max_bitrate)),
         ControlMessage::RetransmissionRequest(r) => {
             to_publisher(s, r.encoding, PublisherRequest::Retransmission(r));
+        }
+        ControlMessage::RetransmissionUnavailable(u) => {
+            let tx = s
+                .encoding_watchers
+                .lock()
+                .ok()
+                .and_then(|w| w.get(&u.encoding).cloned());
+            if let Some(tx) = tx {
+                let _ = tx.try_send(SubscriptionEvent::Unavailable(u));
+            }
         }
         // A second Hello, or messages only clients send: ignore.
         ControlMessage::Hello(_)

@@ -32,12 +32,18 @@ pub async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
 
 /// An SFU on loopback with ephemeral ports, answering public STUN2.
 pub async fn sfu() -> RunningSfu {
+    sfu_with(|_| {}).await
+}
+
+/// [`sfu`] with more settings changed by `configure`.
+pub async fn sfu_with(configure: impl FnOnce(&mut SfuConfig)) -> RunningSfu {
     let mut c = SfuConfig::default();
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.http_listen = "127.0.0.1:0".parse().unwrap();
     c.workers = 1;
     c.admin_token = Some("test-token".into());
     c.public_stun = true;
+    configure(&mut c);
     app::start(c).await.expect("SFU starts")
 }
 

@@ -53,7 +53,10 @@ pub use error_msg::{ErrorCode, ErrorMessage, MAX_ERROR_TEXT};
 pub use hello::{CONTROL_VERSION, Capabilities, Hello, negotiate_version};
 pub use reader::ControlReader;
 pub use report::{EcnCounts, ReceiverReport, ReportBlock};
-pub use requests::{IntraFrameRequest, MaxRateRequest, RetransmissionRequest, SequenceRange};
+pub use requests::{
+    IntraFrameRequest, MaxRateRequest, RetransmissionRequest, RetransmissionUnavailable,
+    SequenceRange, UnavailableReason,
+};
 pub use speakers::{ActiveSpeakers, MAX_LEVEL, Speaker};
 pub use subscribe::{Constraints, Subscribe, SubscribeResult, SubscribeTarget, Unsubscribe};
 
@@ -83,6 +86,8 @@ pub mod kind {
     pub const RECEIVER_REPORT: u64 = 9;
     /// [`ActiveSpeakers`](super::ActiveSpeakers).
     pub const ACTIVE_SPEAKERS: u64 = 10;
+    /// [`RetransmissionUnavailable`](super::RetransmissionUnavailable).
+    pub const RETRANSMISSION_UNAVAILABLE: u64 = 11;
 }
 
 /// A message body: its frame type, its name in errors, and its TLV coding.
@@ -122,6 +127,8 @@ pub enum ControlMessage {
     ReceiverReport(ReceiverReport),
     /// SFU to client: the conference's speakers, loudest first.
     ActiveSpeakers(ActiveSpeakers),
+    /// SFU to client: requested messages that will not be sent, and why.
+    RetransmissionUnavailable(RetransmissionUnavailable),
 }
 
 /// What one frame on a control stream held.
@@ -157,6 +164,7 @@ from_body!(
     IntraFrameRequest(IntraFrameRequest),
     ReceiverReport(ReceiverReport),
     ActiveSpeakers(ActiveSpeakers),
+    RetransmissionUnavailable(RetransmissionUnavailable),
 );
 
 fn encode_as<T: Body>(msg: &T, out: &mut Vec<u8>) -> Result<(), ControlError> {
@@ -180,6 +188,7 @@ impl ControlMessage {
             Self::IntraFrameRequest(_) => IntraFrameRequest::KIND,
             Self::ReceiverReport(_) => ReceiverReport::KIND,
             Self::ActiveSpeakers(_) => ActiveSpeakers::KIND,
+            Self::RetransmissionUnavailable(_) => RetransmissionUnavailable::KIND,
         }
     }
 
@@ -196,6 +205,7 @@ impl ControlMessage {
             Self::IntraFrameRequest(_) => IntraFrameRequest::NAME,
             Self::ReceiverReport(_) => ReceiverReport::NAME,
             Self::ActiveSpeakers(_) => ActiveSpeakers::NAME,
+            Self::RetransmissionUnavailable(_) => RetransmissionUnavailable::NAME,
         }
     }
 
@@ -212,6 +222,7 @@ impl ControlMessage {
             Self::IntraFrameRequest(m) => encode_as(m, out),
             Self::ReceiverReport(m) => encode_as(m, out),
             Self::ActiveSpeakers(m) => encode_as(m, out),
+            Self::RetransmissionUnavailable(m) => encode_as(m, out),
         }
     }
 
@@ -240,6 +251,9 @@ impl ControlMessage {
             }
             kind::RECEIVER_REPORT => Self::ReceiverReport(ReceiverReport::decode_body(body)?),
             kind::ACTIVE_SPEAKERS => Self::ActiveSpeakers(ActiveSpeakers::decode_body(body)?),
+            kind::RETRANSMISSION_UNAVAILABLE => {
+                Self::RetransmissionUnavailable(RetransmissionUnavailable::decode_body(body)?)
+            }
             kind => return Ok(Decoded::Unknown { kind }),
         };
         Ok(Decoded::Message(msg))

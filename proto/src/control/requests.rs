@@ -80,29 +80,22 @@ const MESSAGE_ID: u64 = 4;
 const R_FIRST: u64 = 1;
 const R_COUNT: u64 = 2;
 
-fn check_range(r: &SequenceRange) -> Result<(), ControlError> {
+/// Checks a range of the message named `m`.
+fn check_range(m: &'static str, r: &SequenceRange) -> Result<(), ControlError> {
     if r.count == 0 {
-        return Err(bad(
-            RetransmissionRequest::NAME,
-            "range.count",
-            "must be at least 1",
-        ));
+        return Err(bad(m, "range.count", "must be at least 1"));
     }
     if r.last().is_none() {
-        return Err(bad(
-            RetransmissionRequest::NAME,
-            "range.count",
-            "range runs past sequence ID 2^62-1",
-        ));
+        return Err(bad(m, "range.count", "range runs past sequence ID 2^62-1"));
     }
     Ok(())
 }
 
-fn decode_range(value: &[u8]) -> Result<SequenceRange, ControlError> {
-    const M: &str = RetransmissionRequest::NAME;
-    let mut first = Slot::<u64>::new(M, "range.first");
-    let mut count = Slot::<u64>::new(M, "range.count");
-    for_each_field(M, value, |f| match f.tag {
+/// Reads a `range` value of the message named `m`.
+fn decode_range(m: &'static str, value: &[u8]) -> Result<SequenceRange, ControlError> {
+    let mut first = Slot::<u64>::new(m, "range.first");
+    let mut count = Slot::<u64>::new(m, "range.count");
+    for_each_field(m, value, |f| match f.tag {
         R_FIRST => first.take(&f),
         R_COUNT => count.take(&f),
         _ => Ok(()),
@@ -111,7 +104,7 @@ fn decode_range(value: &[u8]) -> Result<SequenceRange, ControlError> {
         first: first.required()?,
         count: count.optional().unwrap_or(1),
     };
-    check_range(&range)?;
+    check_range(m, &range)?;
     Ok(range)
 }
 
@@ -127,7 +120,7 @@ impl Body for RetransmissionRequest {
         }
         enc.geid(ENCODING, "encoding", self.encoding)?;
         for r in &self.ranges {
-            check_range(r)?;
+            check_range(Self::NAME, r)?;
             enc.nested(RANGE, "range", |enc| {
                 enc.uint(R_FIRST, "range.first", r.first)?;
                 enc.uint_or(R_COUNT, "range.count", r.count, 1)
@@ -149,7 +142,7 @@ impl Body for RetransmissionRequest {
         for_each_field(M, body, |f| {
             match f.tag {
                 ENCODING => encoding.take(&f)?,
-                RANGE => ranges.push(decode_range(f.value)?),
+                RANGE => ranges.push(decode_range(M, f.value)?),
                 CAPTURE_TIME => capture_time.take(&f)?,
                 MESSAGE_ID => message_ids.push(read(M, "message_id", &f)?),
                 _ => {}
@@ -217,6 +210,95 @@ impl Body for IntraFrameRequest {
         })?;
         Ok(Self {
             encoding: encoding.required()?,
+        })
+    }
+}
+
+/// Why messages asked for are not coming (a [`RetransmissionUnavailable`]). Values this
+/// implementation does not know are kept as they are; a receiver treats them like
+/// [`UnavailableReason::NOT_CACHED`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UnavailableReason(pub u64);
+
+impl UnavailableReason {
+    /// The SFU chose not to forward these messages to the requester (active-speaker
+    /// selection held the publisher's audio back): nothing was lost, and the gap is part of
+    /// the stream as this receiver gets it.
+    pub const WITHHELD: Self = Self(1);
+    /// The SFU no longer has these messages (older than its cache holds) or never received
+    /// them: they are lost for this receiver.
+    pub const NOT_CACHED: Self = Self(2);
+
+    /// Whether the messages were held back on purpose rather than lost.
+    pub fn is_withheld(self) -> bool {
+        self == Self::WITHHELD
+    }
+}
+
+/// SFU to client: messages of one encoding that a [`RetransmissionRequest`] asked for by
+/// sequence range and that will not be sent, so the receiver stops waiting and asking for
+/// them. At least one range.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RetransmissionUnavailable {
+    /// The encoding.
+    #[serde(with = "serde_ids::geid")]
+    pub encoding: GlobalEncodingId,
+    /// The sequence IDs, ascending.
+    pub ranges: Vec<SequenceRange>,
+    /// Why they are not coming.
+    pub reason: UnavailableReason,
+}
+
+// RetransmissionUnavailable body tags.
+const U_ENCODING: u64 = 1;
+const U_RANGE: u64 = 2;
+const U_REASON: u64 = 3;
+
+const NO_RANGE: &str = "needs at least one range";
+
+impl Body for RetransmissionUnavailable {
+    const KIND: u64 = kind::RETRANSMISSION_UNAVAILABLE;
+    const NAME: &'static str = "RetransmissionUnavailable";
+
+    fn encode_body(&self, enc: &mut Enc<'_>) -> Result<(), ControlError> {
+        if self.ranges.is_empty() {
+            return Err(bad(Self::NAME, "range", NO_RANGE));
+        }
+        enc.geid(U_ENCODING, "encoding", self.encoding)?;
+        for r in &self.ranges {
+            check_range(Self::NAME, r)?;
+            enc.nested(U_RANGE, "range", |enc| {
+                enc.uint(R_FIRST, "range.first", r.first)?;
+                enc.uint_or(R_COUNT, "range.count", r.count, 1)
+            })?;
+        }
+        enc.uint(U_REASON, "reason", self.reason.0)
+    }
+
+    fn decode_body(body: &[u8]) -> Result<Self, ControlError> {
+        const M: &str = RetransmissionUnavailable::NAME;
+        let mut encoding = Slot::<GlobalEncodingId>::new(M, "encoding");
+        let mut reason = Slot::<u64>::new(M, "reason");
+        let mut ranges = Vec::new();
+        for_each_field(M, body, |f| {
+            match f.tag {
+                U_ENCODING => encoding.take(&f)?,
+                U_RANGE => ranges.push(decode_range(M, f.value)?),
+                U_REASON => reason.take(&f)?,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let encoding = encoding.required()?;
+        let reason = UnavailableReason(reason.required()?);
+        if ranges.is_empty() {
+            return Err(bad(M, "range", NO_RANGE));
+        }
+        Ok(Self {
+            encoding,
+            ranges,
+            reason,
         })
     }
 }

@@ -499,6 +499,19 @@ fn message() -> BoxedStrategy<ControlMessage> {
             .boxed(),
         report().prop_map(ControlMessage::ReceiverReport).boxed(),
         (
+            any_geid(),
+            proptest::collection::vec(range(), 1..20),
+            value()
+        )
+            .prop_map(|(encoding, ranges, reason)| {
+                ControlMessage::RetransmissionUnavailable(RetransmissionUnavailable {
+                    encoding,
+                    ranges,
+                    reason: UnavailableReason(reason),
+                })
+            })
+            .boxed(),
+        (
             value(),
             proptest::collection::vec((value(), proptest::option::of(0..=MAX_LEVEL)), 0..20)
         )

@@ -254,10 +254,15 @@ impl Conference {
         sent
     }
 
-    /// Asks `endpoint_id` for the full header set on the next message of each of its audio
-    /// encodings that has subscribers: it has just become an active speaker, and the
-    /// subscribers it was not forwarded to before cannot open its audio without the salt.
-    pub(crate) fn request_full_sets_of(&self, endpoint_id: u64) {
+    /// `endpoint_id` has just become an active speaker (its audio is forwarded from now on).
+    ///
+    /// - The audio it sent since `since` (the previous speaker tick) made it a speaker but
+    ///   arrived while its gate was still closed: that pre-roll is its first words, so it may
+    ///   be resent on request like anything forwarded (the rest of what it sent while gated
+    ///   stays withheld).
+    /// - Subscribers it was not forwarded to before cannot open its audio without the salt:
+    ///   each of its audio encodings that has subscribers is asked for the full header set.
+    pub(crate) fn speaker_started(&self, endpoint_id: u64, since: Instant) {
         let routes: Vec<Arc<Route>> = self
             .routes
             .iter()
@@ -265,6 +270,7 @@ impl Conference {
             .map(|r| r.value().clone())
             .collect();
         for route in routes {
+            lock(&route.cache).update_since(since, |m| m.gated = false);
             if !route.subscriptions().is_empty() {
                 self.request_full_set(&route);
             }

@@ -6,10 +6,13 @@ use super::conference::{Conference, lock};
 use super::member::Member;
 use super::node::Node;
 use super::subscription::{Subscription, Target};
+use crate::policy::RangeList;
 use newmedia_proto::control::{
     ControlMessage, ControlReader, Decoded, ErrorCode, ErrorMessage, MaxRateRequest,
-    RetransmissionRequest, Subscribe, SubscribeTarget,
+    RetransmissionRequest, RetransmissionUnavailable, Subscribe, SubscribeTarget,
+    UnavailableReason,
 };
+use newmedia_proto::ids::GlobalEncodingId;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use tracing::debug;
@@ -79,7 +82,8 @@ fn handle(node: &Node, conference: &Conference, member: &Arc<Member>, message: C
         ControlMessage::Error(e) => debug!(code = e.code.0, text = %e.text, "client error"),
         ControlMessage::Hello(_)
         | ControlMessage::SubscribeResult(_)
-        | ControlMessage::ActiveSpeakers(_) => {
+        | ControlMessage::ActiveSpeakers(_)
+        | ControlMessage::RetransmissionUnavailable(_) => {
             error(
                 member,
                 None,
@@ -191,17 +195,67 @@ fn route_or_error(
     route
 }
 
+/// Most ranges in one RetransmissionUnavailable (PROTOCOL.md §9, type 11).
+const MAX_UNAVAILABLE_RANGES: usize = 32;
+
+/// Answers a retransmission request from the route's cache: what this subscriber may
+/// receive is sent again; what it was held back from (speaker gate, layer filter) and what the
+/// cache no longer has is named in RetransmissionUnavailable messages, so the client stops
+/// asking for it.
 fn retransmit(node: &Node, conference: &Conference, member: &Member, r: &RetransmissionRequest) {
     let Some(route) = route_or_error(conference, member, r.encoding) else {
         return;
     };
+    let max_layer = subscribed_max_layer(member, route.geid);
     let mut served = 0;
-    lock(&route.cache).serve(r, clock::now(), |_, datagram| {
-        if member.conn.send_datagram(datagram.clone()).is_ok() {
-            served += 1;
+    let mut withheld = RangeList::new(MAX_UNAVAILABLE_RANGES);
+    let now = clock::now();
+    let not_cached = {
+        let mut cache = lock(&route.cache);
+        cache.serve(r, now, |seq, m| {
+            if m.gated || max_layer.is_some_and(|max| m.layer > max) {
+                withheld.push_range(seq, seq);
+            } else if member.conn.send_datagram(m.datagram.clone()).is_ok() {
+                served += 1;
+            }
+        });
+        cache.unavailable(r, now, MAX_UNAVAILABLE_RANGES)
+    };
+    let stats = &node.stats;
+    stats.retransmissions_served.fetch_add(served, Relaxed);
+    for (ranges, reason, counter) in [
+        (
+            withheld.into_ranges(),
+            UnavailableReason::WITHHELD,
+            &stats.retransmissions_withheld,
+        ),
+        (
+            not_cached,
+            UnavailableReason::NOT_CACHED,
+            &stats.retransmissions_not_cached,
+        ),
+    ] {
+        if ranges.is_empty() {
+            continue;
         }
-    });
-    node.stats.retransmissions_served.fetch_add(served, Relaxed);
+        counter.fetch_add(ranges.iter().map(|r| r.count).sum(), Relaxed);
+        member.notify(ControlMessage::RetransmissionUnavailable(
+            RetransmissionUnavailable {
+                encoding: route.geid,
+                ranges,
+                reason,
+            },
+        ));
+    }
+}
+
+/// The layer limit of `member`'s subscription that receives `geid`, if it has one (a
+/// retransmission never gives a subscriber layers its subscription filters out).
+fn subscribed_max_layer(member: &Member, geid: GlobalEncodingId) -> Option<u64> {
+    lock(&member.subscriptions)
+        .values()
+        .find(|s| lock(&s.attached).contains(&geid))
+        .and_then(|s| s.max_layer())
 }
 
 fn max_rate(conference: &Conference, member: &Member, r: MaxRateRequest) {

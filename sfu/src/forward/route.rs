@@ -18,6 +18,18 @@ use std::time::Instant;
 /// No DSCP seen yet.
 const NO_DSCP: u8 = u8::MAX;
 
+/// A message in a route's retransmission cache, with what decides whom it may be resent to.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedMessage {
+    /// The datagram as received.
+    pub(crate) datagram: Bytes,
+    /// Its layer ID (0 without one): not resent to a subscription filtered below it.
+    pub(crate) layer: u64,
+    /// Audio whose publisher was not an active speaker when it arrived: forwarded to nobody,
+    /// so resent to nobody either.
+    pub(crate) gated: bool,
+}
+
 /// One published encoding.
 ///
 /// The subscriber list is an immutable snapshot behind an [`ArcSwap`]: the publisher's
@@ -33,7 +45,7 @@ pub(crate) struct Route {
     subscribers: ArcSwap<Vec<Arc<Subscription>>>,
     /// Recent messages, for retransmission requests. Locked by the publisher's loop per
     /// datagram (uncontended) and by the rare retransmission request.
-    pub(crate) cache: Mutex<EncodingCache<Bytes>>,
+    pub(crate) cache: Mutex<EncodingCache<CachedMessage>>,
     /// The DSCP the publisher last asked for (draft §5: applies to later messages too).
     dscp: AtomicU8,
     /// The highest layer ID seen on this encoding (0 for a single-layer encoding).
@@ -91,18 +103,23 @@ impl Route {
         now: Instant,
         counts: &mut LocalCounts,
     ) -> Option<u8> {
+        let speaker_gate = !self.is_audio() || self.publisher.speaking.load(Relaxed);
+        let layer = view.layer_id();
         lock(&self.cache).insert(
             view.sequence_id(),
             view.capture_time(),
-            datagram.clone(),
+            CachedMessage {
+                datagram: datagram.clone(),
+                layer: layer.unwrap_or(0),
+                gated: !speaker_gate,
+            },
             now,
         );
-        if let Some(layer) = view.layer_id()
+        if let Some(layer) = layer
             && layer > self.highest_layer.load(Relaxed)
         {
             self.highest_layer.store(layer, Relaxed);
         }
-        let speaker_gate = !self.is_audio() || self.publisher.speaking.load(Relaxed);
         let reference = view.is_reference_frame();
         let subscribers = self.subscribers.load();
         for sub in subscribers.iter() {

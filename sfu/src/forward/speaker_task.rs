@@ -56,11 +56,11 @@ fn tick(node: &Node, conference: &Conference) {
             member.speaking.store(speaking, Relaxed);
         }
     }
-    // Subscribers that were never forwarded a new speaker's audio lack its salt: ask for the
-    // full header set on its next message (the gate opened just above, so that message is
-    // forwarded).
+    // New speakers: their pre-roll becomes resendable, and listeners get their salt (the gate
+    // opened just above, so the next message, carrying the full set, is forwarded).
+    let since = now.checked_sub(2 * node.config.speaker_tick).unwrap_or(now);
     for endpoint_id in started {
-        conference.request_full_sets_of(endpoint_id);
+        conference.speaker_started(endpoint_id, since);
     }
     *lock(&conference.speaker_order) = order;
     let message = ControlMessage::ActiveSpeakers(change.to_control(conference.id));

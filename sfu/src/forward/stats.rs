@@ -34,6 +34,11 @@ pub struct ForwardStats {
     pub speaker_switches: AtomicU64,
     /// Messages resent from the retransmission cache.
     pub retransmissions_served: AtomicU64,
+    /// Requested messages not resent because the requester was held back from them
+    /// (speaker gate, layer filter), reported to it as `withheld`.
+    pub retransmissions_withheld: AtomicU64,
+    /// Requested messages the cache no longer had, reported as `not_cached`.
+    pub retransmissions_not_cached: AtomicU64,
     /// Intra-frame requests sent to publishers.
     pub keyframe_requests: AtomicU64,
     /// Full-header-set requests sent to audio publishers for new receivers.

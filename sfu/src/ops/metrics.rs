@@ -161,6 +161,10 @@ pub struct SfuMetrics {
     pub speaker_switches_total: IntCounter,
     /// `newmedia_sfu_retransmissions_served_total`: messages resent from the cache.
     pub retransmissions_served_total: IntCounter,
+    /// `newmedia_sfu_retransmissions_unavailable_total{reason}`: requested messages not
+    /// resent, told to the requester: `withheld` (held back from it: speaker gate, layer
+    /// filter) or `not_cached` (no longer in the cache).
+    pub retransmissions_unavailable_total: IntCounterVec,
     /// `newmedia_sfu_keyframe_requests_total`: intra-frame requests sent to publishers.
     pub keyframe_requests_total: IntCounter,
     /// `newmedia_sfu_full_set_requests_total`: requests to audio publishers for the full
@@ -406,6 +410,17 @@ impl SfuMetrics {
                 "newmedia_sfu_retransmissions_served_total",
                 "Messages resent from the retransmission cache.",
             )?,
+            retransmissions_unavailable_total: {
+                let c = counter_vec(
+                    r,
+                    "newmedia_sfu_retransmissions_unavailable_total",
+                    "Requested messages not resent, by reason (withheld, not_cached).",
+                    "reason",
+                )?;
+                // Both series exist from the start, at 0.
+                resolve(&c, ["withheld", "not_cached"], |r| r)?;
+                c
+            },
             keyframe_requests_total: counter(
                 r,
                 "newmedia_sfu_keyframe_requests_total",

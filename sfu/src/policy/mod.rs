@@ -30,7 +30,7 @@ pub mod speaker;
 pub use bandwidth::{BandwidthConfig, PathEstimator, PathSample, Step, StepDecision, Trouble};
 pub use keyframe::{KeyframeConfig, KeyframeLimiter};
 pub use layers::{LayerFilter, layer_allowed};
-pub use retransmit::{EncodingCache, InsertOutcome, RetransmitCache, RetransmitConfig};
+pub use retransmit::{EncodingCache, InsertOutcome, RangeList, RetransmitCache, RetransmitConfig};
 pub use simulcast::{EncodingInfo, SimulcastSwitch, SwitchVerdict, choose, step_down, step_up};
 pub use speaker::{ActiveSpeaker, ActiveSpeakers, SpeakerChange, SpeakerConfig};
 

@@ -28,7 +28,7 @@
 //! chunk passes its capture time on to the chunks already cached after it), so a request by
 //! capture time returns every chunk of the frame.
 
-use newmedia_proto::control::RetransmissionRequest;
+use newmedia_proto::control::{RetransmissionRequest, SequenceRange};
 use newmedia_proto::ids::{GlobalEncodingId, GlobalMessageId};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -257,6 +257,24 @@ impl<T> EncodingCache<T> {
         }
     }
 
+    /// Calls `f` on every cached message stored at or after `since`, newest first (it stops
+    /// at the first older one, so the work is bounded by what arrived since).
+    pub fn update_since(&mut self, since: Instant, mut f: impl FnMut(&mut T)) {
+        let Some(newest) = self.newest else {
+            return;
+        };
+        let start = self.window_start();
+        for seq in (start..=newest).rev() {
+            match self.slot_mut(seq) {
+                Some(s) if s.stored_at >= since => f(&mut s.data),
+                // A hole (not received, or overwritten) does not end the run; an older
+                // message does.
+                Some(_) => return,
+                None => {}
+            }
+        }
+    }
+
     /// The cached message `sequence_id`, if it is there and not older than the max age.
     pub fn get(&self, sequence_id: u64, now: Instant) -> Option<&T> {
         self.slot(sequence_id)
@@ -321,6 +339,48 @@ impl<T> EncodingCache<T> {
         sent
     }
 
+    /// The sequence IDs that `request`'s ranges ask for and that this ring cannot serve:
+    /// below what it still reaches, or missing or too old in it. IDs above the newest
+    /// message inserted are left out (they may still be on their way). Ascending within each
+    /// requested range, consecutive IDs merged, at most `max_ranges` ranges (the rest is
+    /// left out). O(capacity) per requested range; allocates only the answer.
+    pub fn unavailable(
+        &self,
+        request: &RetransmissionRequest,
+        now: Instant,
+        max_ranges: usize,
+    ) -> Vec<SequenceRange> {
+        let mut out = RangeList::new(max_ranges);
+        for range in &request.ranges {
+            let Some(last) = range.last() else {
+                continue;
+            };
+            let newest = match self.newest {
+                Some(n) => n,
+                // Nothing ever cached: everything asked for is unavailable.
+                None => {
+                    out.push_range(range.first, last);
+                    continue;
+                }
+            };
+            let last = last.min(newest);
+            if range.first > last {
+                continue;
+            }
+            let start = self.window_start();
+            if range.first < start {
+                out.push_range(range.first, last.min(start - 1));
+            }
+            for seq in range.first.max(start)..=last {
+                let cached = self.slot(seq).is_some_and(|s| self.servable(s, now));
+                if !cached {
+                    out.push_range(seq, seq);
+                }
+            }
+        }
+        out.ranges
+    }
+
     fn serve_one(
         &mut self,
         sequence_id: u64,
@@ -340,6 +400,50 @@ impl<T> EncodingCache<T> {
             }
             _ => false,
         }
+    }
+}
+
+/// Ascending sequence ranges, consecutive IDs merged, at most `max` ranges.
+#[derive(Debug)]
+pub struct RangeList {
+    ranges: Vec<SequenceRange>,
+    max: usize,
+}
+
+impl RangeList {
+    /// An empty list that keeps at most `max` ranges.
+    pub fn new(max: usize) -> Self {
+        Self {
+            ranges: Vec::new(),
+            max,
+        }
+    }
+
+    /// Adds `first ..= last` (`first <= last`), merged with the last range when it follows
+    /// on; dropped when the list is full.
+    pub fn push_range(&mut self, first: u64, last: u64) {
+        if let Some(r) = self.ranges.last_mut()
+            && r.first.saturating_add(r.count) == first
+        {
+            r.count = r.count.saturating_add(last - first + 1);
+            return;
+        }
+        if self.ranges.len() < self.max {
+            self.ranges.push(SequenceRange {
+                first,
+                count: last - first + 1,
+            });
+        }
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The ranges.
+    pub fn into_ranges(self) -> Vec<SequenceRange> {
+        self.ranges
     }
 }
 
@@ -419,6 +523,28 @@ impl<T> RetransmitCache<T> {
         self.encodings
             .get_mut(&request.encoding)
             .map_or(0, |ring| ring.serve(request, now, emit))
+    }
+
+    /// What a retransmission request's ranges ask for that cannot be served: see
+    /// [`EncodingCache::unavailable`]. Everything asked for, for an encoding not cached.
+    pub fn unavailable(
+        &self,
+        request: &RetransmissionRequest,
+        now: Instant,
+        max_ranges: usize,
+    ) -> Vec<SequenceRange> {
+        match self.encodings.get(&request.encoding) {
+            Some(ring) => ring.unavailable(request, now, max_ranges),
+            None => {
+                let mut out = RangeList::new(max_ranges);
+                for r in &request.ranges {
+                    if let Some(last) = r.last() {
+                        out.push_range(r.first, last);
+                    }
+                }
+                out.into_ranges()
+            }
+        }
     }
 
     /// Drops an encoding's ring (it stopped being published).
@@ -605,6 +731,68 @@ mod tests {
         );
         assert_eq!(c.get(E, 49, now), None);
         assert_eq!(c.get(E, 50, now), Some(&500));
+    }
+
+    fn unavailable(
+        cache: &RetransmitCache<u64>,
+        req: &RetransmissionRequest,
+        now: Instant,
+        max: usize,
+    ) -> Vec<(u64, u64)> {
+        cache
+            .unavailable(req, now, max)
+            .into_iter()
+            .map(|r| (r.first, r.count))
+            .collect()
+    }
+
+    #[test]
+    fn unavailable_names_what_the_ring_no_longer_has() {
+        let t0 = test_epoch();
+        // Capacity 8, messages 0..20: the ring holds 12..20; 15 was never received.
+        let mut c = RetransmitCache::new(RetransmitConfig::default().capacity_per_encoding(8));
+        for seq in (0..20).filter(|s| *s != 15) {
+            c.insert(E, seq, None, seq * 10, t0);
+        }
+        let req = ranges(&[(5, 12), (30, 2)]);
+        // 5..12 is below the ring, 15 is missing, 30-31 are above the newest (not answered).
+        assert_eq!(unavailable(&c, &req, t0, 32), vec![(5, 7), (15, 1)]);
+        // Adjacent results merge; the count of ranges is capped.
+        assert_eq!(
+            unavailable(&c, &ranges(&[(0, 3), (3, 2), (15, 1)]), t0, 1),
+            vec![(0, 5)]
+        );
+        // Too old to serve is unavailable too (max age 2 s).
+        assert_eq!(
+            unavailable(&c, &ranges(&[(12, 8)]), t0 + ms(2001), 32),
+            vec![(12, 8)]
+        );
+        // A huge range is answered with one range below the ring, not iterated.
+        let huge = ranges(&[(0, (1 << 62) - 1)]);
+        assert_eq!(unavailable(&c, &huge, t0, 32), vec![(0, 12), (15, 1)]);
+        // An encoding never cached: all of it.
+        let other = RetransmissionRequest {
+            encoding: GlobalEncodingId(1),
+            ..ranges(&[(0, 4)])
+        };
+        assert_eq!(unavailable(&c, &other, t0, 32), vec![(0, 4)]);
+    }
+
+    #[test]
+    fn recent_messages_can_be_updated() {
+        let t0 = test_epoch();
+        let mut ring = EncodingCache::new(E, &RetransmitConfig::default().capacity_per_encoding(8));
+        for seq in (0..20).filter(|s| *s != 17) {
+            ring.insert(seq, None, seq, t0 + ms(seq));
+        }
+        let mut seen = Vec::new();
+        ring.update_since(t0 + ms(15), |v| {
+            seen.push(*v);
+            *v += 1000;
+        });
+        assert_eq!(seen, vec![19, 18, 16, 15]);
+        assert_eq!(ring.get(15, t0), Some(&1015));
+        assert_eq!(ring.get(14, t0), Some(&14));
     }
 
     #[test]

@@ -305,3 +305,27 @@ proptest! {
         prop_assert_eq!(asked.len() as u64, s.recovered + s.given_up + rec.outstanding() as u64);
     }
 }
+
+#[test]
+fn unavailable_ids_are_never_asked_for_again() {
+    use crate::media::reassembler::SequenceRange as Range;
+    let (mut r, mut rec, t0) = setup();
+    for seq in [0, 4, 8] {
+        deliver(&mut r, &mut rec, seq, t0);
+    }
+    let req = rec.poll_request(&r, t0 + ms(5)).unwrap();
+    assert_eq!(ranges(&req), [(1, 3), (5, 3)]);
+    // The SFU answers: 1-3 were withheld by policy, 5-7 are no longer in its cache.
+    r.settle_unavailable(Range { first: 1, count: 3 }, true);
+    rec.forget(1, 3, true);
+    r.settle_unavailable(Range { first: 5, count: 3 }, false);
+    rec.forget(5, 3, false);
+    assert_eq!(rec.outstanding(), 0);
+    assert_eq!(rec.poll_timeout(), None);
+    assert_eq!(rec.poll_request(&r, t0 + ms(500)), None);
+    let s = rec.stats();
+    assert_eq!((s.withheld, s.given_up, s.recovered), (3, 3, 0));
+    let rs = r.stats();
+    assert_eq!((rs.messages_withheld, rs.messages_lost), (3, 3));
+    assert_eq!(r.settled_below(), 9);
+}
