@@ -115,6 +115,29 @@ async fn simulcast_switches_only_at_reference_frames() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_still_waiting_for_its_keyframe_asks_again() {
+    let sfu = start().await;
+    let low = video(1, 2, 320, 180, 200_000);
+    let mut publisher = join(&sfu, 41, 1, vec![low.clone()]).await;
+    let mut viewer = join(&sfu, 41, 2, vec![]).await;
+    let low = publisher.geid(&low);
+    viewer.send(source_subscription(41, 400)).await;
+    assert_eq!(result(&mut viewer).await.encoding, Some(low));
+    assert_eq!(keyframe_request(&mut publisher).await, low);
+    // The publisher's keyframe never comes (lost, or it ignored the request): once the
+    // limiter's interval has passed, the waiting switch asks again.
+    assert_eq!(keyframe_request(&mut publisher).await, low);
+    let mut enc = Encoder::new(low);
+    let key = enc.message(b"low key", |h| h.reference_frame = Some(true));
+    publisher.client.send_datagram(key.clone()).unwrap();
+    assert_eq!(viewer.recv().await, key);
+    eventually("keyframe requests counted", || {
+        sfu.node.stats.keyframe_requests.load(Relaxed) >= 2
+    })
+    .await;
+}
+
 /// What the listener hears now (after whatever was in flight) comes from `geid` alone.
 async fn assert_hears_only(listener: &Peer, geid: GlobalEncodingId) {
     listener.drain_datagrams(Duration::from_millis(50)).await;

@@ -6,6 +6,7 @@ use super::clock;
 use super::conference::{Conference, lock};
 use super::member::Member;
 use super::node::Node;
+use super::subscription::Subscription;
 use crate::policy::bandwidth::{PathEstimator, PathSample, Step};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
@@ -48,11 +49,12 @@ pub(crate) async fn run(
             queued_bytes: queued as u64,
             delivered_bytes: stats.udp_tx.bytes,
         };
+        let subs: Vec<_> = lock(&member.subscriptions).values().cloned().collect();
+        retry_keyframes(&conference, &subs, now);
         let decision = estimator.on_sample(sample, now);
         if decision.step == Step::Hold {
             continue;
         }
-        let subs: Vec<_> = lock(&member.subscriptions).values().cloned().collect();
         let up = decision.step == Step::Up;
         let mut moved = false;
         for sub in subs {
@@ -65,6 +67,22 @@ pub(crate) async fn run(
         if decision.step == Step::Up && !moved {
             // Already at the top everywhere: not a failed probe.
             estimator.decline_up();
+        }
+    }
+}
+
+/// Asks again for the reference frame that a simulcast switch is still waiting for: the
+/// first request may have been refused by the per-encoding limiter (another viewer's request
+/// was answered a moment earlier) or its keyframe lost. The limiter still lets only one
+/// request per encoding per interval through, however many viewers wait.
+fn retry_keyframes(conference: &Conference, subs: &[Arc<Subscription>], now: std::time::Instant) {
+    for sub in subs {
+        let pending = sub
+            .simulcast
+            .as_ref()
+            .and_then(|s| lock(s).pending_keyframe());
+        if let Some(geid) = pending {
+            conference.request_keyframe(geid, now);
         }
     }
 }

@@ -6,7 +6,8 @@
 //! request per encoding per interval is enough, because the single keyframe it produces
 //! serves every viewer waiting on that encoding. A request that is refused here is not lost:
 //! the viewer's switch stays pending and the caller asks again on a later message or tick,
-//! which is how a request whose keyframe got lost is retried after the interval.
+//! which is how a request whose keyframe got lost is retried after the interval (the path
+//! sampler re-asks for every switch still pending, every path tick).
 
 use newmedia_proto::ids::GlobalEncodingId;
 use std::collections::HashMap;
