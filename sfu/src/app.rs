@@ -257,6 +257,12 @@ fn transport_config(config: &SfuConfig) -> quinn::TransportConfig {
         ))))
         .max_concurrent_bidi_streams(quinn::VarInt::from_u32(16))
         .max_concurrent_uni_streams(quinn::VarInt::from_u32(128));
+    // Ask every client to acknowledge less often (at least every 25 ms or RTT still): at
+    // 30 frames/s of 3 packets, one ACK per frame instead of two, and each ACK is a packet the
+    // node receives, decrypts and processes.
+    let mut ack = quinn::AckFrequencyConfig::default();
+    ack.ack_eliciting_threshold(quinn::VarInt::from_u32(config.ack_threshold));
+    t.ack_frequency_config(Some(ack));
     t
 }
 

@@ -31,6 +31,8 @@ pub const DEFAULT_TOP_SPEAKERS: usize = 3;
 pub const DEFAULT_RETRANSMIT_CACHE: usize = 512;
 /// Default quinn datagram send buffer, bytes per connection (256 KiB).
 pub const DEFAULT_DATAGRAM_SEND_BUFFER: usize = 256 * 1024;
+/// Default [`SfuConfig::ack_threshold`].
+pub const DEFAULT_ACK_THRESHOLD: u32 = 10;
 /// Default minimum interval between keyframe requests for one encoding, milliseconds.
 pub const DEFAULT_KEYFRAME_MIN_INTERVAL_MS: u64 = 500;
 /// Default drain grace period, seconds.
@@ -190,6 +192,13 @@ pub struct SfuConfig {
     #[arg(long, env = "NEWMEDIA_SFU_DATAGRAM_SEND_BUFFER", value_name = "BYTES", default_value_t = DEFAULT_DATAGRAM_SEND_BUFFER)]
     pub datagram_send_buffer: usize,
 
+    /// How many ack-eliciting packets a client may receive from the node before it must
+    /// acknowledge them (the QUIC ACK frequency extension; it acknowledges at least every
+    /// 25 ms or RTT anyway). Fewer ACKs from every subscriber cost the node less CPU; 1 is
+    /// QUIC's own default (every other packet), 0 asks for every packet. Default 10.
+    #[arg(long, env = "NEWMEDIA_SFU_ACK_THRESHOLD", value_name = "PACKETS", default_value_t = DEFAULT_ACK_THRESHOLD)]
+    pub ack_threshold: u32,
+
     /// Minimum interval between intra-frame requests sent for one encoding, milliseconds.
     /// Default 500.
     #[arg(long, env = "NEWMEDIA_SFU_KEYFRAME_MIN_INTERVAL_MS", value_name = "MS", default_value_t = DEFAULT_KEYFRAME_MIN_INTERVAL_MS)]
@@ -298,6 +307,7 @@ impl Default for SfuConfig {
             top_speakers: DEFAULT_TOP_SPEAKERS,
             retransmit_cache: DEFAULT_RETRANSMIT_CACHE,
             datagram_send_buffer: DEFAULT_DATAGRAM_SEND_BUFFER,
+            ack_threshold: DEFAULT_ACK_THRESHOLD,
             keyframe_min_interval_ms: DEFAULT_KEYFRAME_MIN_INTERVAL_MS,
             drain_grace_secs: DEFAULT_DRAIN_GRACE_SECS,
             turn2_listen: None,
@@ -336,6 +346,7 @@ impl fmt::Debug for SfuConfig {
             .field("top_speakers", &self.top_speakers)
             .field("retransmit_cache", &self.retransmit_cache)
             .field("datagram_send_buffer", &self.datagram_send_buffer)
+            .field("ack_threshold", &self.ack_threshold)
             .field("keyframe_min_interval_ms", &self.keyframe_min_interval_ms)
             .field("drain_grace_secs", &self.drain_grace_secs)
             .field("turn2_listen", &self.turn2_listen)
@@ -413,6 +424,7 @@ impl SfuConfig {
             top_speakers,
             retransmit_cache,
             datagram_send_buffer,
+            ack_threshold,
             keyframe_min_interval_ms,
             drain_grace_secs,
             turn2_listen,
@@ -450,6 +462,7 @@ impl SfuConfig {
             top_speakers,
             retransmit_cache,
             datagram_send_buffer,
+            ack_threshold,
             keyframe_min_interval_ms,
             drain_grace_secs,
             turn2_listen,
