@@ -22,7 +22,7 @@
 //!
 //! ## Ranking
 //!
-//! Which pairs are checked, in which order, is the controller's alone ([`snowflake::rank`]):
+//! Which pairs are checked, in which order, is the controller's alone ([`snowflake::rank()`]):
 //!
 //! 1. **History** first: outcomes are kept per client network (the /24 of an IPv4 address or
 //!    the /64 of an IPv6 address, of the client's reflexive candidate, else the address its

@@ -1,4 +1,4 @@
-//! Receiving tasks: one per subscription, reading frames from the SDK's [`Subscription`]
+//! Receiving tasks: one per subscription, reading frames from the SDK's [`Subscription`](newmedia_client::session::Subscription)
 //! into a [`TrackStats`], and one per receiving endpoint that records the active-speaker
 //! announcements ([`SpeakerHistory`]).
 //!

@@ -138,6 +138,36 @@ async fn a_switch_still_waiting_for_its_keyframe_asks_again() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_without_an_active_level_is_forwarded() {
+    let sfu = start().await;
+    let publisher = join(&sfu, 51, 1, vec![audio(1)]).await;
+    let mut listener = join(&sfu, 51, 2, vec![]).await;
+    let geid = publisher.geid(&audio(1));
+    listener
+        .send(ControlMessage::Subscribe(Subscribe {
+            request_id: 1,
+            target: SubscribeTarget::Encoding(geid),
+            max_layer: None,
+        }))
+        .await;
+    result(&mut listener).await;
+    // No level: it cannot be ranked, so it is not held back (no speaker tick needed).
+    let mut enc = Encoder::new(geid);
+    let unranked = enc.message(b"no level", |_| {});
+    publisher.client.send_datagram(unranked.clone()).unwrap();
+    assert_eq!(listener.recv().await, unranked);
+    // Silence with a level is ranked, and held back: nobody is speaking.
+    let silent = enc.message(b"silence", |h| h.active_level = Some(0));
+    publisher.client.send_datagram(silent).unwrap();
+    assert!(
+        listener
+            .drain_datagrams(Duration::from_millis(200))
+            .await
+            .is_empty()
+    );
+}
+
 /// What the listener hears now (after whatever was in flight) comes from `geid` alone.
 async fn assert_hears_only(listener: &Peer, geid: GlobalEncodingId) {
     listener.drain_datagrams(Duration::from_millis(50)).await;

@@ -99,7 +99,11 @@ pub struct OutgoingFrame<'a> {
     pub reference: bool,
     /// Layer ID of a layered codec (overrides the settings' layer ID).
     pub layer_id: Option<u64>,
-    /// Active level 0-100 (audio: how clearly someone speaks).
+    /// Active level 0-100 (audio: how clearly someone speaks). The SFU forwards a
+    /// conference's audio only from its active speakers (the top 3 by default), ranked by
+    /// this level: audio with levels too low to count as speech is not forwarded. Audio sent
+    /// without a level is always forwarded (it cannot be ranked), so set it whenever the
+    /// encoder knows it.
     pub active_level: Option<u8>,
     /// Encoded width, for the metrics (video).
     pub width: Option<u32>,

@@ -27,6 +27,7 @@ pub struct EndpointConfig {
     idle_timeout: Duration,
     datagram_receive_buffer: usize,
     datagram_send_buffer: usize,
+    ack_threshold: u32,
 }
 
 impl Default for EndpointConfig {
@@ -38,6 +39,7 @@ impl Default for EndpointConfig {
             idle_timeout: Duration::from_secs(30),
             datagram_receive_buffer: 4 << 20,
             datagram_send_buffer: 1 << 20,
+            ack_threshold: 10,
         }
     }
 }
@@ -76,6 +78,15 @@ impl EndpointConfig {
         self
     }
 
+    /// How many ack-eliciting packets the SFU may receive from us before it must acknowledge
+    /// them (QUIC ACK frequency extension; it still acknowledges at least every 25 ms or RTT).
+    /// A publisher's media needs no per-packet ACKs, and every ACK costs the SFU a packet to
+    /// send. 1 is QUIC's own default (every other packet). Default 10.
+    pub fn ack_threshold(&mut self, packets: u32) -> &mut Self {
+        self.ack_threshold = packets;
+        self
+    }
+
     /// Bytes of outgoing datagrams quinn queues before dropping the oldest. Default 1 MiB.
     pub fn datagram_send_buffer(&mut self, bytes: usize) -> &mut Self {
         self.datagram_send_buffer = bytes;
@@ -95,6 +106,9 @@ impl EndpointConfig {
         }
         t.datagram_receive_buffer_size(Some(self.datagram_receive_buffer));
         t.datagram_send_buffer_size(self.datagram_send_buffer);
+        let mut ack = quinn::AckFrequencyConfig::default();
+        ack.ack_eliciting_threshold(quinn::VarInt::from_u32(self.ack_threshold));
+        t.ack_frequency_config(Some(ack));
         t
     }
 }

@@ -1,6 +1,6 @@
 //! What the controller does, independent of HTTP: endpoints and their advertisements
-//! ([`endpoints`]), conferences and their proposals ([`conferences`]), SFU nodes, placement
-//! and re-placement ([`nodes`]), and the Snowflake flow ([`checks`]).
+//! (`endpoints`), conferences and their proposals (`conferences`), SFU nodes, placement
+//! and re-placement (`nodes`), and the Snowflake flow (`checks`).
 //!
 //! Every change to a conference or a path runs under a store lock named after it, so
 //! controllers sharing a Redis store never interleave two changes of one conference.

@@ -1,4 +1,4 @@
-//! Snowflake (docs/contracts.md §3): which pairs are checked ([`rank`]), the client network
+//! Snowflake (docs/contracts.md §3): which pairs are checked ([`rank()`]), the client network
 //! histories are keyed by ([`network`]), and how receiver reports find their check
 //! ([`uplink_match_key`], [`downlink_match_key`]). The flow itself (commands, reports,
 //! consent) is driven by [`crate::service`].

@@ -1,7 +1,7 @@
 //! Forwarding: sessions, routes and the publish path.
 //!
-//! Each connection runs a session ([`session`]): it admits the client over the control
-//! stream, creates one [`route::Route`] per encoding the client may publish, and then loops
+//! Each connection runs a session (`session`): it admits the client over the control
+//! stream, creates one `route::Route` per encoding the client may publish, and then loops
 //! over incoming datagrams: parse the headers in place ([`newmedia_proto::rtp3::HeaderView`]),
 //! find the route among the session's own few routes (no shared map), and hand the same
 //! refcounted buffer to each admitting subscriber's connection. Subscriber lists are

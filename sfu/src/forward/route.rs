@@ -103,7 +103,11 @@ impl Route {
         now: Instant,
         counts: &mut LocalCounts,
     ) -> Option<u8> {
-        let speaker_gate = !self.is_audio() || self.publisher.speaking.load(Relaxed);
+        // Audio is forwarded only from active speakers, ranked by the levels their messages
+        // carry; a message without a level cannot be ranked, so it is not held back.
+        let speaker_gate = !self.is_audio()
+            || view.active_level().is_none()
+            || self.publisher.speaking.load(Relaxed);
         let layer = view.layer_id();
         lock(&self.cache).insert(
             view.sequence_id(),

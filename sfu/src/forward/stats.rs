@@ -1,6 +1,6 @@
 //! Forwarding counters: atomics the metrics sampler reads, fed in batches by the hot path.
 //!
-//! A publisher's datagram loop counts into a plain [`LocalCounts`] and flushes it every few
+//! A publisher's datagram loop counts into a plain `LocalCounts` and flushes it every few
 //! dozen datagrams, so the per-datagram cost is a few register increments, not contended
 //! atomic writes on shared cache lines.
 

@@ -3,12 +3,12 @@
 //! their allocation's inbound UDP address as a Relayed frame, with its source address.
 //!
 //! - [`Relay`] is the shared state: the fingerprints the controller registered (admin API
-//!   `PUT/DELETE /v1/relay/fingerprints/{hex}`), one [`client`] entry per fingerprint with its
+//!   `PUT/DELETE /v1/relay/fingerprints/{hex}`), one `client` entry per fingerprint with its
 //!   open connections and its allocation, the quota and the counters.
-//! - [`serve`] accepts TCP connections on `turn2_listen`, runs TLS 1.3 with the node's
-//!   certificate (client certificate required) and one [`connection`] task per client.
+//! - `serve` accepts TCP connections on `turn2_listen`, runs TLS 1.3 with the node's
+//!   certificate (client certificate required) and one `connection` task per client.
 //! - Each allocation owns one UDP socket bound to an ephemeral port of `turn2_inbound_ip`
-//!   and one task ([`allocation`]) that relays what arrives and expires the allocation.
+//!   and one task (`allocation`) that relays what arrives and expires the allocation.
 //!
 //! Buffering is bounded: each connection has a queue of [`RelayConfig::queue_frames`] Relayed
 //! frames; when it is full the datagram is dropped for that connection and counted, and the
