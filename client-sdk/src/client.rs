@@ -489,16 +489,22 @@ impl Drop for Call {
     }
 }
 
-/// How often the report task asks the reporter whether a report is due (its schedule, at
-/// least 100 ms between reports, is the reporter's own).
-const REPORT_POLL: Duration = Duration::from_millis(25);
+/// How often the report task looks again while the reporter has no report scheduled
+/// (nothing received yet): its schedule puts at least 100 ms between reports anyway.
+const REPORT_IDLE_POLL: Duration = Duration::from_millis(100);
 
-/// Sends the designated reporter's compound ReceiverReports to the SFU when they are due.
+/// Sends the designated reporter's compound ReceiverReports to the SFU when they are due,
+/// waking at the reporter's own schedule rather than polling it.
 async fn send_reports(flow: Flow, reporter: Arc<Mutex<Reporter>>) {
-    let mut tick = tokio::time::interval(REPORT_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        tick.tick().await;
+        let due = {
+            let Ok(r) = reporter.lock() else { return };
+            r.poll_timeout()
+        };
+        match due {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => tokio::time::sleep(REPORT_IDLE_POLL).await,
+        }
         let frame = {
             let Ok(mut r) = reporter.lock() else { return };
             r.set_rtt(Some(flow.connection().rtt()));

@@ -310,6 +310,7 @@ impl Subscription {
             encoding: encoding_tx,
             ready: VecDeque::new(),
             requests: Vec::new(),
+            rtt: None,
         };
         pipeline.switch_to(first);
         let task = tokio::spawn(pipeline.run(datagrams, stream_messages, events));
@@ -430,7 +431,12 @@ struct Pipeline {
     ready: VecDeque<ReceivedFrame>,
     /// Retransmission requests to send.
     requests: Vec<RetransmissionRequest>,
+    /// The flow's RTT and when it was read.
+    rtt: Option<(Instant, std::time::Duration)>,
 }
+
+/// How often a pipeline reads its flow's RTT (for the retry interval of its requests).
+const RTT_REFRESH: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
@@ -452,8 +458,19 @@ impl Pipeline {
         mut stream_messages: mpsc::Receiver<Bytes>,
         mut events: mpsc::Receiver<SubscriptionEvent>,
     ) {
+        // One timer for the pipeline's life, moved only when the next deadline changes: a
+        // new `Sleep` per wake-up would register and cancel a timer per datagram batch.
+        let timer = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
             let wake = self.next_timeout();
+            if wake != armed {
+                if let Some(at) = wake {
+                    timer.as_mut().reset(at.into());
+                }
+                armed = wake;
+            }
             tokio::select! {
                 d = datagrams.recv() => match d {
                     Some(d) => {
@@ -478,7 +495,10 @@ impl Pipeline {
                     Some(SubscriptionEvent::Unavailable(u)) => self.handle_unavailable(&u),
                     Some(SubscriptionEvent::Error(_)) | None => return,
                 },
-                () = sleep_until(wake) => self.handle_timeout(clock::now()),
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
+                    self.handle_timeout(clock::now());
+                }
             }
             self.poll(clock::now());
             for request in std::mem::take(&mut self.requests) {
@@ -578,10 +598,23 @@ impl Pipeline {
         }
     }
 
+    /// The flow's RTT, read from quinn (which locks the connection) at most every
+    /// [`RTT_REFRESH`] rather than at every batch of datagrams.
+    fn rtt(&mut self, now: Instant) -> std::time::Duration {
+        match self.rtt {
+            Some((at, rtt)) if now.saturating_duration_since(at) < RTT_REFRESH => rtt,
+            _ => {
+                let rtt = self.flow.connection().rtt();
+                self.rtt = Some((now, rtt));
+                rtt
+            }
+        }
+    }
+
     /// Settles the jitter buffers, collects due retransmission requests, aligns the lip-sync
     /// group and takes the frames whose playout time has come.
     fn poll(&mut self, now: Instant) {
-        let rtt = self.flow.connection().rtt();
+        let rtt = self.rtt(now);
         let sync = self.config.lip_sync.clone();
         let mut played = Vec::new();
         for (geid, e) in &mut self.encodings {
@@ -897,13 +930,6 @@ fn to_received(f: ReassembledFrame, encoding: GlobalEncodingId, endpoint_id: u64
         reference: f.reference,
         layer_id: f.layer_id,
         first_sequence: f.first_sequence,
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 
