@@ -545,6 +545,25 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_without_losses_needs_no_timer() {
+        let t0 = origin();
+        let (msgs, plains, per) = three_frames(t0);
+        let mut r = Reassembler::default();
+        for (i, (m, pl)) in msgs.iter().zip(&plains).enumerate() {
+            push(&mut r, m, pl, t0);
+            if (i + 1) % per == 0 {
+                // A frame completed and nothing is missing: nothing to give up, ever.
+                assert_eq!(r.poll_timeout(), None, "after message {i}");
+            }
+        }
+        // A gap schedules the deadline again.
+        let mut gap = Reassembler::default();
+        push(&mut gap, &msgs[0], &plains[0], t0);
+        push(&mut gap, &msgs[2], &plains[2], t0);
+        assert!(gap.poll_timeout().is_some());
+    }
+
+    #[test]
     fn deadline_gives_up() {
         let t0 = origin();
         let (msgs, plains, per) = three_frames(t0);

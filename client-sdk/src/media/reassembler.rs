@@ -457,11 +457,16 @@ impl Reassembler {
         self.settle_front();
     }
 
-    /// Moves `base` past sequence IDs that arrived.
+    /// Moves `base` past sequence IDs that arrived, and forgets the reveals whose IDs are all
+    /// settled (they would only schedule wake-ups with nothing to give up: a stream without
+    /// losses needs no timer at all).
     fn settle_front(&mut self) {
         while self.received.first() == Some(&self.base) {
             self.received.pop_first();
             self.base += 1;
+        }
+        while self.reveals.front().is_some_and(|(h, _)| *h <= self.base) {
+            self.reveals.pop_front();
         }
     }
 
