@@ -2,6 +2,7 @@
 
 use super::conference::lock;
 use super::member::Member;
+use super::session::BATCH;
 use super::stats::LocalCounts;
 use super::subscription::Subscription;
 use crate::policy::retransmit::{EncodingCache, RetransmitConfig};
@@ -94,45 +95,57 @@ impl Route {
         self.publication.kind == MediaKind::Audio
     }
 
-    /// Forwards one datagram of this encoding to every admitting subscription.
+    /// Forwards a run of datagrams of this encoding (`views[i]` parsed from `datagrams[i]`;
+    /// a `None` view is skipped) to every admitting subscription, subscriber by subscriber:
+    /// each subscriber connection gets the whole run in one go, in order. Returns the DSCP
+    /// the publisher asked for when it changed, so the caller updates the egress marking.
     #[inline]
     pub(crate) fn forward(
         &self,
-        view: &HeaderView<'_>,
-        datagram: &Bytes,
+        views: &[Option<HeaderView<'_>>],
+        datagrams: &[Bytes],
         now: Instant,
         counts: &mut LocalCounts,
     ) -> Option<u8> {
         // Audio is forwarded only from active speakers, ranked by the levels their messages
         // carry; a message without a level cannot be ranked, so it is not held back.
-        let speaker_gate = !self.is_audio()
-            || view.active_level().is_none()
-            || self.publisher.speaking.load(Relaxed);
-        let layer = view.layer_id();
-        lock(&self.cache).insert(
-            view.sequence_id(),
-            view.capture_time(),
-            CachedMessage {
-                datagram: datagram.clone(),
-                layer: layer.unwrap_or(0),
-                gated: !speaker_gate,
-            },
-            now,
-        );
-        if let Some(layer) = layer
-            && layer > self.highest_layer.load(Relaxed)
+        let speaking = !self.is_audio() || self.publisher.speaking.load(Relaxed);
+        let mut gates = [true; BATCH];
         {
-            self.highest_layer.store(layer, Relaxed);
+            let mut cache = lock(&self.cache);
+            for ((view, datagram), gate) in views.iter().zip(datagrams).zip(gates.iter_mut()) {
+                let Some(view) = view else { continue };
+                *gate = speaking || view.active_level().is_none();
+                let layer = view.layer_id();
+                cache.insert(
+                    view.sequence_id(),
+                    view.capture_time(),
+                    CachedMessage {
+                        datagram: datagram.clone(),
+                        layer: layer.unwrap_or(0),
+                        gated: !*gate,
+                    },
+                    now,
+                );
+                if let Some(layer) = layer
+                    && layer > self.highest_layer.load(Relaxed)
+                {
+                    self.highest_layer.store(layer, Relaxed);
+                }
+            }
         }
-        let reference = view.is_reference_frame();
         let subscribers = self.subscribers.load();
         for sub in subscribers.iter() {
-            if sub.admits(view, speaker_gate, counts) {
-                sub.subscriber.send(datagram, reference, counts);
+            for ((view, datagram), gate) in views.iter().zip(datagrams).zip(gates) {
+                let Some(view) = view else { continue };
+                if sub.admits(view, gate, counts) {
+                    sub.subscriber
+                        .send(datagram, view.is_reference_frame(), counts);
+                }
             }
         }
         // Report a DSCP change to the caller, which updates the subscribers' egress marking.
-        let dscp = view.dscp()?;
+        let dscp = views.iter().flatten().rev().find_map(|v| v.dscp())?;
         (self.dscp.swap(dscp, Relaxed) != dscp).then_some(dscp)
     }
 
