@@ -112,6 +112,9 @@ pub struct Report {
     pub tracks_expected: usize,
     /// Tracks that received at least one frame.
     pub tracks_received: usize,
+    /// Audio tracks that received nothing because active-speaker selection never forwarded
+    /// their speaker (more speakers than the SFU forwards): withheld, not lost.
+    pub tracks_withheld: usize,
     /// Frames of the window received.
     pub frames_received: u64,
     /// Frames of the window lost.
@@ -228,6 +231,7 @@ impl Report {
         let (mut freezes, mut freeze_micros, mut frozen_tracks) = (0u64, 0u64, 0usize);
         let mut jitters = Vec::new();
         let mut received_tracks = 0;
+        let mut withheld_tracks = 0;
         let mut per_endpoint_bytes = vec![0u64; m.endpoints.len()];
         let mut switches = Vec::new();
         let mut incomplete = 0;
@@ -242,6 +246,8 @@ impl Report {
             }
             if s.frames_total > 0 {
                 received_tracks += 1;
+            } else if s.gated() {
+                withheld_tracks += 1;
             }
             if s.frames > 0 {
                 jitters.push(s.jitter_micros() / 1000.0);
@@ -334,6 +340,7 @@ impl Report {
             setup_secs: m.setup_secs,
             tracks_expected: m.endpoints.iter().map(|e| e.tracks_expected).sum(),
             tracks_received: received_tracks,
+            tracks_withheld: withheld_tracks,
             frames_received: frames,
             frames_lost: lost,
             frames_recovered: recovered,

@@ -55,7 +55,15 @@ pub fn render(r: &Report) -> String {
     let mut rows: Vec<(&str, String)> = vec![
         (
             "tracks received",
-            format!("{} / {} expected", r.tracks_received, r.tracks_expected),
+            if r.tracks_withheld > 0 {
+                format!(
+                    "{} / {} expected; {} audio tracks withheld (their speaker was never one \
+                     the SFU forwards)",
+                    r.tracks_received, r.tracks_expected, r.tracks_withheld
+                )
+            } else {
+                format!("{} / {} expected", r.tracks_received, r.tracks_expected)
+            },
         ),
         (
             "frames received",

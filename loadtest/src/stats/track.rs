@@ -132,6 +132,11 @@ pub struct TrackStats {
 }
 
 impl TrackStats {
+    /// Whether the SFU may withhold this track by active-speaker selection.
+    pub fn gated(&self) -> bool {
+        self.gated
+    }
+
     /// A track of `kind`; `gated` when the SFU may withhold it by active-speaker selection.
     pub fn new(kind: TrackKind, gated: bool) -> Self {
         Self {
