@@ -296,6 +296,7 @@ impl Driver {
     /// Our candidates: the socket's address (one per interface address when bound to a
     /// wildcard) and the relay allocation's inbound address.
     fn candidates(&self) -> Result<Vec<Candidate>, AgentError> {
+        let _gathering = self.client.begin_gathering();
         let endpoint = self.client.endpoint();
         let secret = String::from_utf8_lossy(endpoint.stun_secret()).into_owned();
         let bound = endpoint.local_addr()?;

@@ -210,7 +210,38 @@ pub struct Client {
     endpoint: ClientEndpoint,
     checks: tokio::sync::Mutex<mpsc::Receiver<ReceivedCheck>>,
     media: Mutex<MediaConfiguration>,
-    gathering: watch::Sender<GatheringState>,
+    gathering: Gathering,
+}
+
+/// The gathering state (draft §6.5) and how many gatherings run: `Gathering` while any does,
+/// `Complete` once the last one ended.
+struct Gathering {
+    state: watch::Sender<GatheringState>,
+    running: Mutex<usize>,
+}
+
+impl Gathering {
+    fn begin(&self) -> GatheringGuard<'_> {
+        if let Ok(mut n) = self.running.lock() {
+            *n += 1;
+            self.state.send_replace(GatheringState::Gathering);
+        }
+        GatheringGuard(self)
+    }
+}
+
+/// One gathering in progress; dropping it ends it.
+pub(crate) struct GatheringGuard<'a>(&'a Gathering);
+
+impl Drop for GatheringGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut n) = self.0.running.lock() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.0.state.send_replace(GatheringState::Complete);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -237,13 +268,16 @@ impl Client {
             endpoint_config.stun_secret(text.into_bytes());
         }
         let (endpoint, checks) = ClientEndpoint::bind(config.bind, identity, endpoint_config)?;
-        let (gathering, _) = watch::channel(GatheringState::New);
+        let (state, _) = watch::channel(GatheringState::New);
         Ok(Self {
             config,
             endpoint,
             checks: tokio::sync::Mutex::new(checks),
             media: Mutex::new(MediaConfiguration::new()),
-            gathering,
+            gathering: Gathering {
+                state,
+                running: Mutex::new(0),
+            },
         })
     }
 
@@ -291,9 +325,9 @@ impl Client {
         server: SocketAddr,
         secret: &[u8],
     ) -> Result<StunOutcome, ClientError> {
-        self.gathering.send_replace(GatheringState::Gathering);
+        let gathering = self.gathering.begin();
         let result = self.endpoint.reflexive_address(server, secret).await;
-        self.gathering.send_replace(GatheringState::Complete);
+        drop(gathering);
         Ok(result?)
     }
 
@@ -307,10 +341,10 @@ impl Client {
         server: &TurnServer,
         config: &RelayConfig,
     ) -> Result<RelayAllocation, RelayError> {
-        self.gathering.send_replace(GatheringState::Gathering);
+        let gathering = self.gathering.begin();
         let connected =
             RelayClient::connect(self.identity(), server.service, server.fingerprint, config).await;
-        self.gathering.send_replace(GatheringState::Complete);
+        drop(gathering);
         let (relay, mut packets) = connected?;
         let allocation = relay.allocation().ok_or(RelayError::Closed)?;
         let injector = self.endpoint.injector();
@@ -340,9 +374,16 @@ impl Client {
         out
     }
 
-    /// Gathering state (draft §6.5), updated as candidates are gathered.
+    /// Gathering state (draft §6.5): `New` until candidates are first gathered, `Gathering`
+    /// while any gathering runs (local addresses, a STUN2 reflexive address, a TURN2
+    /// allocation), `Complete` once every one has ended.
     pub fn gathering_state(&self) -> watch::Receiver<GatheringState> {
-        self.gathering.subscribe()
+        self.gathering.state.subscribe()
+    }
+
+    /// Marks a gathering of candidates in progress until the guard is dropped.
+    pub(crate) fn begin_gathering(&self) -> GatheringGuard<'_> {
+        self.gathering.begin()
     }
 
     /// The next STUN2 check someone sent us (for the controller, draft §3.1).
@@ -820,4 +861,37 @@ fn receive_target(r: &AppliedReceiveStream) -> Option<SubscribeTarget> {
             max_frame_rate: r.limits.frame_rate.map(u64::from),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Gathering, GatheringState};
+    use std::sync::Mutex;
+    use tokio::sync::watch;
+
+    #[test]
+    fn gathering_is_complete_only_when_every_gathering_ended() {
+        let (state, rx) = watch::channel(GatheringState::New);
+        let g = Gathering {
+            state,
+            running: Mutex::new(0),
+        };
+        assert_eq!(*rx.borrow(), GatheringState::New);
+        let reflexive = g.begin();
+        let relay = g.begin();
+        assert_eq!(*rx.borrow(), GatheringState::Gathering);
+        drop(reflexive);
+        assert_eq!(
+            *rx.borrow(),
+            GatheringState::Gathering,
+            "the relay still gathers"
+        );
+        drop(relay);
+        assert_eq!(*rx.borrow(), GatheringState::Complete);
+        // Gathering again (a network change) goes back to Gathering.
+        let again = g.begin();
+        assert_eq!(*rx.borrow(), GatheringState::Gathering);
+        drop(again);
+        assert_eq!(*rx.borrow(), GatheringState::Complete);
+    }
 }

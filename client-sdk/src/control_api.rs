@@ -169,7 +169,7 @@
 //!
 //! | draft | API |
 //! | --- | --- |
-//! | gathering state and completion | [`Client::gathering_state`](crate::client::Client::gathering_state): `Gathering` while [`Client::reflexive_address`](crate::client::Client::reflexive_address) or [`Client::allocate_relay`](crate::client::Client::allocate_relay) runs, `Complete` after (the §6.1 example) |
+//! | gathering state and completion | [`Client::gathering_state`](crate::client::Client::gathering_state): `Gathering` while any gathering runs ([`Client::reflexive_address`](crate::client::Client::reflexive_address), [`Client::allocate_relay`](crate::client::Client::allocate_relay), an [`Agent`](crate::agent::Agent) collecting its local candidates to advertise), `Complete` once every one has ended (the §6.1 example) |
 //! | per flow: connectivity state, bits sent, packets lost, RTT, far-side fingerprint, 5-tuple | [`Flow::metrics`](crate::transport::Flow::metrics) or [`Call::flow_metrics`](crate::client::Call::flow_metrics): [`FlowMetrics`](crate::transport::FlowMetrics) `state`, `bits_sent`, `packets_lost`, `rtt`, `far_fingerprint`, `five_tuple` |
 //! | per send stream: bits sent, packets lost; video size and frame rate | [`Publisher::metrics`](crate::session::Publisher::metrics) ([`SendStreamMetrics`](crate::session::SendStreamMetrics); its `packets_lost` counts messages dropped before they left; loss on the path is per flow, [`FlowMetrics::packets_lost`](crate::transport::FlowMetrics::packets_lost), since QUIC datagrams are not resent) |
 //! | per receive stream: bits, packets lost, last capture time, last endpoint ID; video size and frame rate | [`Subscription::metrics`](crate::session::Subscription::metrics) ([`ReceiveStreamMetrics`](crate::session::ReceiveStreamMetrics)) |
