@@ -622,13 +622,15 @@ impl Call {
                 c.playout = Playout::Immediate;
                 c.recovery = None;
             }
+            // The flag says what happens: a stream played in its sender's lip-sync group.
+            let lip_synced = c.lip_sync.is_some();
             let subscription =
                 Subscription::start(&flow, i as u64 + 1, target, None, keys.clone(), c).await?;
             subscriptions.push(Some(CallSubscription {
                 settings: ReceiveSettings {
                     codec: r.codec.name().to_owned(),
                     sink_id: r.sink_id,
-                    lip_sync: media,
+                    lip_sync: lip_synced,
                 },
                 endpoint_id: r.endpoint_id,
                 source_id: r.source_id,
